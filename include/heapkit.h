@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * heapkit: a family of memory allocators behind one interface.
+ *
+ * An allocator is an instance (struct hk_alloc) created over memory it is
+ * handed, with its metadata carved from that memory:
+ *
+ *     static char heap[1 << 20] __attribute__((aligned(4096)));
+ *     struct hk_alloc *a = hk_buddy_create(heap, sizeof heap);
+ *     void *p = hk_malloc(a, 100);
+ *     hk_free(a, p);
+ *
+ * The shape follows Unikraft's struct uk_alloc so that the Unikraft glue is
+ * thin. The calls below give the malloc family's exact semantics for every
+ * backend (argument checks, errno, zero sizes); a backend implements only
+ * the operations table in <heapkit/backend.h>.
+ */
+#ifndef HEAPKIT_H
+#define HEAPKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Size of the unit palloc()/pfree() deal in: 4 KiB. */
+#define HK_PAGE_SIZE 4096u
+
+/* Error numbers reported through errno where it exists (Linux values). */
+#define HK_ENOMEM 12
+#define HK_EINVAL 22
+
+typedef struct hk_alloc hk_alloc_t;
+
+/*
+ * Statistics of one instance. Counters only grow; bytes are usable sizes of
+ * live blocks as the backend accounts them (whole pages for palloc).
+ */
+struct hk_stats {
+	uint64_t nr_allocs;    /* successful allocations (malloc family, palloc) */
+	uint64_t nr_frees;     /* blocks given back (free, pfree, realloc moves) */
+	uint64_t nr_failed;    /* requests answered with NULL / an error */
+	size_t bytes_in_use;   /* bytes held by live blocks */
+	size_t peak_bytes;     /* highest bytes_in_use seen */
+	size_t bytes_managed;  /* memory handed to the instance (create + addmem) */
+};
+
+/* The first inconsistency a heap check found. */
+struct hk_check_report {
+	const void *addr;      /* where: the block or metadata found wrong */
+	const char *what;      /* a static sentence saying what was wrong */
+};
+
+/* Capabilities: what a backend can do; the conformance suite skips the rest. */
+enum hk_caps {
+	HK_CAP_FREE = 1u << 0,        /* free() reclaims memory */
+	HK_CAP_THREADS = 1u << 1,     /* safe to call from several threads */
+	HK_CAP_ADDMEM = 1u << 2,      /* accepts more regions after create */
+	HK_CAP_PAGES = 1u << 3,       /* palloc/pfree are served */
+	HK_CAP_EXACT_AVAIL = 1u << 4, /* availmem returns to its value after a free-all */
+};
+
+/* --- Instances of built-in backends ------------------------------------- */
+
+/*
+ * Each creates an instance over [base, base+len) with its metadata inside that
+ * region, or returns NULL when the region is too small for the backend (its
+ * registry entry says how small it may be). The memory must stay valid and
+ * untouched by others for the instance's lifetime.
+ */
+hk_alloc_t *hk_buddy_create(void *base, size_t len);
+hk_alloc_t *hk_region_create(void *base, size_t len);
+hk_alloc_t *hk_tlsf_create(void *base, size_t len);
+hk_alloc_t *hk_shard_create(void *base, size_t len);
+
+/* --- The malloc family on an instance ----------------------------------- */
+
+/* malloc(0) returns a unique pointer that may be freed. NULL + ENOMEM on failure. */
+void *hk_malloc(hk_alloc_t *a, size_t size);
+/* Zeroed n*size bytes; NULL + ENOMEM when n*size overflows. */
+void *hk_calloc(hk_alloc_t *a, size_t n, size_t size);
+/*
+ * realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL.
+ * On failure p is untouched and NULL + ENOMEM is returned. The contents up
+ * to min(old usable size, size) are kept.
+ */
+void *hk_realloc(hk_alloc_t *a, void *p, size_t size);
+/*
+ * EINVAL if align is not a power of two or is below sizeof(void *); ENOMEM
+ * when memory is short. *out is written only on success.
+ */
+int hk_posix_memalign(hk_alloc_t *a, void **out, size_t align, size_t size);
+/* Any power-of-two align (smaller ones are raised); NULL + EINVAL otherwise. */
+void *hk_memalign(hk_alloc_t *a, size_t align, size_t size);
+/* free(NULL) does nothing. */
+void hk_free(hk_alloc_t *a, void *p);
+/* Bytes usable at p (>= the size asked for); 0 for NULL. */
+size_t hk_usable_size(hk_alloc_t *a, void *p);
+
+/* --- Pages, memory, introspection --------------------------------------- */
+
+/* npages whole 4 KiB pages, 4 KiB aligned; NULL + ENOMEM on failure. */
+void *hk_palloc(hk_alloc_t *a, size_t npages);
+void hk_pfree(hk_alloc_t *a, void *p, size_t npages);
+/* Hand the instance another region. 0, or -HK_EINVAL / -HK_ENOMEM. */
+int hk_addmem(hk_alloc_t *a, void *base, size_t len);
+/* The largest request that would succeed now (a lower bound). */
+size_t hk_maxalloc(hk_alloc_t *a);
+/* Free bytes the instance still holds. */
+size_t hk_availmem(hk_alloc_t *a);
+void hk_stats_get(hk_alloc_t *a, struct hk_stats *out);
+/*
+ * Walk the instance; 0 if consistent, else -1 with the first inconsistency
+ * in *r (r may be NULL).
+ */
+int hk_check(hk_alloc_t *a, struct hk_check_report *r);
+/* Capabilities (enum hk_caps) and backend name of an instance. */
+unsigned hk_caps(const hk_alloc_t *a);
+const char *hk_name(const hk_alloc_t *a);
+/*
+ * Release the instance: threads' heaps and any outside memory are given
+ * back. The region handed to create() is the caller's again afterwards.
+ */
+void hk_destroy(hk_alloc_t *a);
+
+/* --- The registry -------------------------------------------------------- */
+
+struct hk_backend {
+	const char *name;       /* "buddy", "shard", ... */
+	const char *summary;    /* one line: what it is for */
+	hk_alloc_t *(*create)(void *base, size_t len);
+	unsigned caps;          /* enum hk_caps */
+	size_t min_region;      /* smallest len create() accepts */
+};
+
+/* Number of registered backends, and the i-th (NULL past the end). */
+size_t hk_backend_count(void);
+const struct hk_backend *hk_backend_at(size_t i);
+/* The backend called name, or NULL. */
+const struct hk_backend *hk_backend_find(const char *name);
+/* Create an instance of the backend called name; NULL if unknown or too small. */
+hk_alloc_t *hk_create(const char *name, void *base, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEAPKIT_H */

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The platform seam: everything heapkit's allocators need from the world.
+ *
+ * Three implementations exist: hosted Linux (src/platform/hosted.c: mmap,
+ * pthreads, errno), freestanding (src/platform/freestanding.c: no OS, one
+ * thread, hooks a bare-metal user may set) and Unikraft's glue (unikraft/).
+ * The allocator sources include nothing else from the outside world and
+ * need only memcpy, memset and memmove.
+ *
+ * HK_HOSTED is defined to 1 when building for hosted Linux; the thread slot
+ * is then an initial-exec thread-local the compiler reads inline.
+ */
+#ifndef HEAPKIT_PLATFORM_H
+#define HEAPKIT_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- Pages ---------------------------------------------------------------- */
+
+/*
+ * A source of pages. map returns len bytes (a multiple of HK_PAGE_SIZE)
+ * aligned to align (a power of two >= HK_PAGE_SIZE), zero-filled when fresh
+ * from the OS, or NULL when there are none. unmap gives back exactly a range
+ * map returned (same p, same len). Both may be called from any thread.
+ */
+struct hk_page_source {
+	void *(*map)(struct hk_page_source *s, size_t len, size_t align);
+	void (*unmap)(struct hk_page_source *s, void *p, size_t len);
+	void *ctx;                /* the source's own state */
+};
+
+/* The OS as a page source (mmap); NULL where there is no OS. */
+struct hk_page_source *_hk_os_pages(void);
+
+/* --- Threads -------------------------------------------------------------- */
+
+/*
+ * One pointer-sized, 8-byte-aligned slot per thread, NULL in a new thread.
+ * Only the shard allocator uses it. (Unikraft places TLS assuming 8-byte
+ * alignment: nothing wider or more aligned may be thread-local.)
+ */
+#if defined(HK_HOSTED) && HK_HOSTED
+extern __thread void *_hk_tls_slot __attribute__((tls_model("initial-exec")));
+static inline void *_hk_thread_slot_get(void) { return _hk_tls_slot; }
+static inline void _hk_thread_slot_set(void *v) { _hk_tls_slot = v; }
+#else
+void *_hk_thread_slot_get(void);
+void _hk_thread_slot_set(void *v);
+#endif
+
+/*
+ * Thread-exit notification. _hk_thread_exit_init(fn) is called once per
+ * process (later calls are ignored); afterwards, a thread that called
+ * _hk_thread_exit_arm(arg) with arg != NULL gets fn(arg) run when it exits
+ * (re-arming replaces arg). Returns 0, or -1 where the platform cannot tell.
+ * fn may run after the thread's slot is gone: it must use only arg.
+ */
+int _hk_thread_exit_init(void (*fn)(void *arg));
+int _hk_thread_exit_arm(void *arg);
+
+/* Let other threads run (a cooperative scheduler needs this to progress). */
+void _hk_yield(void);
+
+/* --- Errors ---------------------------------------------------------------- */
+
+/* Set errno where errno exists (a no-op freestanding). */
+void _hk_set_errno(int e);
+/* Write a message to the error console (stderr). No allocation. */
+void _hk_write_error(const char *msg, size_t len);
+/* Stop the program after a fatal error has been written. */
+__attribute__((noreturn)) void _hk_abort(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEAPKIT_PLATFORM_H */

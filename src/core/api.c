@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The public malloc family on an instance: the semantics every backend
+ * shares (argument checks, zero sizes, overflow, errno, failure counts) live
+ * here once, so a backend's operations see only valid requests.
+ */
+#include "core/internal.h"
+
+/* --- Failure ------------------------------------------------------------- */
+
+static hk_noinline void *fail_null(hk_alloc_t *a, int err)
+{
+	__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
+	_hk_set_errno(err);
+	return NULL;
+}
+
+static void *checked(hk_alloc_t *a, void *p)
+{
+	return hk_likely(p != NULL) ? p : fail_null(a, HK_ENOMEM);
+}
+
+/* --- The malloc family --------------------------------------------------- */
+
+void *hk_malloc(hk_alloc_t *a, size_t size)
+{
+	if (hk_unlikely(size > HK_MAX_REQUEST))
+		return fail_null(a, HK_ENOMEM);
+	return checked(a, a->ops->malloc(a, size ? size : 1));
+}
+
+void *hk_calloc(hk_alloc_t *a, size_t n, size_t size)
+{
+	size_t total;
+	if (hk_unlikely(hk_mul_overflows(n, size, &total) || total > HK_MAX_REQUEST))
+		return fail_null(a, HK_ENOMEM);
+	if (!total)
+		total = 1;
+	if (a->ops->calloc)
+		return checked(a, a->ops->calloc(a, total));
+	return checked(a, _hk_compat_calloc(a, total));
+}
+
+void *hk_realloc(hk_alloc_t *a, void *p, size_t size)
+{
+	if (!p)
+		return hk_malloc(a, size);
+	if (!size) {
+		a->ops->free(a, p);
+		return NULL;
+	}
+	if (hk_unlikely(size > HK_MAX_REQUEST))
+		return fail_null(a, HK_ENOMEM);
+	if (a->ops->realloc)
+		return checked(a, a->ops->realloc(a, p, size));
+	return checked(a, _hk_compat_realloc(a, p, size));
+}
+
+/* 0 if align is acceptable for posix_memalign. */
+static bool align_valid(size_t align)
+{
+	return hk_is_pow2(align) && align >= sizeof(void *);
+}
+
+int hk_posix_memalign(hk_alloc_t *a, void **out, size_t align, size_t size)
+{
+	if (!align_valid(align)) {
+		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
+		return HK_EINVAL;
+	}
+	if (size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) {
+		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
+		return HK_ENOMEM;
+	}
+	void *p = a->ops->memalign(a, align, size ? size : 1);
+	if (!p) {
+		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
+		return HK_ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void *hk_memalign(hk_alloc_t *a, size_t align, size_t size)
+{
+	if (!hk_is_pow2(align))
+		return fail_null(a, HK_EINVAL);
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	if (size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2)
+		return fail_null(a, HK_ENOMEM);
+	return checked(a, a->ops->memalign(a, align, size ? size : 1));
+}
+
+void hk_free(hk_alloc_t *a, void *p)
+{
+	if (p)
+		a->ops->free(a, p);
+}
+
+size_t hk_usable_size(hk_alloc_t *a, void *p)
+{
+	return p ? a->ops->usable_size(a, p) : 0;
+}
+
+/* --- Pages, memory, introspection --------------------------------------- */
+
+void *hk_palloc(hk_alloc_t *a, size_t npages)
+{
+	size_t bytes;
+	if (!npages || hk_mul_overflows(npages, HK_PAGE_SIZE, &bytes) || bytes > HK_MAX_REQUEST)
+		return fail_null(a, npages ? HK_ENOMEM : HK_EINVAL);
+	if (a->ops->palloc)
+		return checked(a, a->ops->palloc(a, npages));
+	return checked(a, a->ops->memalign(a, HK_PAGE_SIZE, bytes));
+}
+
+void hk_pfree(hk_alloc_t *a, void *p, size_t npages)
+{
+	if (!p || !npages)
+		return;
+	if (a->ops->pfree)
+		a->ops->pfree(a, p, npages);
+	else
+		a->ops->free(a, p);
+}
+
+int hk_addmem(hk_alloc_t *a, void *base, size_t len)
+{
+	if (!base || !len || !a->ops->addmem)
+		return -HK_EINVAL;
+	return a->ops->addmem(a, base, len);
+}
+
+size_t hk_maxalloc(hk_alloc_t *a) { return a->ops->maxalloc(a); }
+size_t hk_availmem(hk_alloc_t *a) { return a->ops->availmem(a); }
+
+void hk_stats_get(hk_alloc_t *a, struct hk_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	a->ops->stats(a, out);
+	out->nr_failed = __atomic_load_n(&a->nr_failed, __ATOMIC_RELAXED);
+}
+
+int hk_check(hk_alloc_t *a, struct hk_check_report *r)
+{
+	struct hk_check_report dummy;
+	return a->ops->check(a, r ? r : &dummy);
+}
+
+unsigned hk_caps(const hk_alloc_t *a) { return a->backend ? a->backend->caps : 0; }
+const char *hk_name(const hk_alloc_t *a) { return a->backend ? a->backend->name : "?"; }
+
+void hk_destroy(hk_alloc_t *a)
+{
+	if (a && a->ops->destroy)
+		a->ops->destroy(a);
+}
+
+/* --- Compat helpers ------------------------------------------------------ */
+
+void *_hk_compat_calloc(hk_alloc_t *a, size_t size)
+{
+	void *p = a->ops->malloc(a, size);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void *_hk_compat_realloc(hk_alloc_t *a, void *p, size_t size)
+{
+	size_t old = a->ops->usable_size(a, p);
+	void *q = a->ops->malloc(a, size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old < size ? old : size);
+	a->ops->free(a, p);
+	return q;
+}

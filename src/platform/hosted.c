@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+/* The platform seam on hosted Linux: mmap, pthreads, errno, stderr. */
+#define _GNU_SOURCE
+#include "core/internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* --- Pages from the OS --------------------------------------------------- */
+
+/* Map len bytes aligned to align: over-map by align, trim both ends. */
+static void *os_map(struct hk_page_source *s, size_t len, size_t align)
+{
+	(void)s;
+	if (align <= HK_PAGE_SIZE) {
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return p == MAP_FAILED ? NULL : p;
+	}
+	if (len + align < len)
+		return NULL;
+	char *raw = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	char *p = (char *)hk_align_up((uintptr_t)raw, align);
+	if (p > raw)
+		munmap(raw, (size_t)(p - raw));
+	size_t tail = (size_t)(raw + len + align - (p + len));
+	if (tail)
+		munmap(p + len, tail);
+	return p;
+}
+
+static void os_unmap(struct hk_page_source *s, void *p, size_t len)
+{
+	(void)s;
+	munmap(p, len);
+}
+
+static struct hk_page_source os_pages = { os_map, os_unmap, NULL };
+
+struct hk_page_source *_hk_os_pages(void) { return &os_pages; }
+
+/* --- Threads ------------------------------------------------------------- */
+
+__thread void *_hk_tls_slot __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t exit_key;
+static void (*exit_fn)(void *);
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static int exit_ok;
+
+static void exit_trampoline(void *arg)
+{
+	exit_fn(arg);
+}
+
+static void exit_key_create(void)
+{
+	exit_ok = pthread_key_create(&exit_key, exit_trampoline) == 0;
+}
+
+int _hk_thread_exit_init(void (*fn)(void *arg))
+{
+	if (!__atomic_load_n(&exit_fn, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&exit_fn, fn, __ATOMIC_RELEASE);
+	pthread_once(&exit_once, exit_key_create);
+	return exit_ok ? 0 : -1;
+}
+
+int _hk_thread_exit_arm(void *arg)
+{
+	if (!exit_ok)
+		return -1;
+	return pthread_setspecific(exit_key, arg) == 0 ? 0 : -1;
+}
+
+void _hk_yield(void) { sched_yield(); }
+
+/* --- Errors -------------------------------------------------------------- */
+
+void _hk_set_errno(int e) { errno = e; }
+
+void _hk_write_error(const char *msg, size_t len)
+{
+	while (len) {
+		ssize_t n = write(2, msg, len);
+		if (n <= 0)
+			return;
+		msg += n;
+		len -= (size_t)n;
+	}
+}
+
+void _hk_abort(void) { abort(); }

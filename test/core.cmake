@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: MIT
+# The conformance suite (one ctest per backend compiled in, plus one over the
+# whole registry) and the freestanding symbol check.
+add_executable(conformance test/conformance.c)
+target_link_libraries(conformance PRIVATE hkalloc)
+
+foreach(dir ${HK_ALLOC_DIRS})
+  if(dir STREQUAL "core" OR dir STREQUAL "checked")
+    continue()
+  endif()
+  file(GLOB srcs ${PROJECT_SOURCE_DIR}/src/${dir}/*.c)
+  if(srcs)
+    add_test(NAME conformance-${dir} COMMAND conformance ${dir})
+    set_tests_properties(conformance-${dir} PROPERTIES LABELS "conformance;tsan")
+  endif()
+endforeach()
+add_test(NAME conformance-registry COMMAND conformance)
+set_tests_properties(conformance-registry PROPERTIES LABELS conformance)
+
+add_test(NAME freestanding-symbols
+  COMMAND ${PROJECT_SOURCE_DIR}/test/freestanding-symbols.sh $<TARGET_FILE:hkalloc_freestanding>)
+set_tests_properties(freestanding-symbols PROPERTIES LABELS core)
