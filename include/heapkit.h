@@ -60,6 +60,7 @@ enum hk_caps {
 	HK_CAP_ADDMEM = 1u << 2,      /* accepts more regions after create */
 	HK_CAP_PAGES = 1u << 3,       /* palloc/pfree are served */
 	HK_CAP_EXACT_AVAIL = 1u << 4, /* availmem returns to its value after a free-all */
+	HK_CAP_RELEASE = 1u << 5,     /* after hk_destroy the region is the caller's again */
 };
 
 /* --- Instances of built-in backends ------------------------------------- */
@@ -74,6 +75,18 @@ hk_alloc_t *hk_buddy_create(void *base, size_t len);
 hk_alloc_t *hk_region_create(void *base, size_t len);
 hk_alloc_t *hk_tlsf_create(void *base, size_t len);
 hk_alloc_t *hk_shard_create(void *base, size_t len);
+/* Optional, hosted only, where libmimalloc is installed: see docs/mimalloc.md. */
+hk_alloc_t *hk_mimalloc_create(void *base, size_t len);
+
+/*
+ * The checked build: a wrapper over any instance that detects double free,
+ * free of a pointer heapkit never returned, writes past the end of a block
+ * and realloc of a freed pointer, reports the address and aborts (see
+ * docs/safety.md). quarantine: how many freed blocks are held back to catch
+ * a late double free (0: the default, 256). Its metadata comes from inner,
+ * which must outlive it; hk_destroy of the wrapper leaves inner alive.
+ */
+hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine);
 
 /* --- The malloc family on an instance ----------------------------------- */
 

@@ -20,3 +20,7 @@ set_tests_properties(conformance-registry PROPERTIES LABELS conformance)
 add_test(NAME freestanding-symbols
   COMMAND ${PROJECT_SOURCE_DIR}/test/freestanding-symbols.sh $<TARGET_FILE:hkalloc_freestanding>)
 set_tests_properties(freestanding-symbols PROPERTIES LABELS core)
+if(MIMALLOC_LIBRARY AND MIMALLOC_INCLUDE_DIR)
+  add_test(NAME conformance-mimalloc COMMAND conformance mimalloc)
+  set_tests_properties(conformance-mimalloc PROPERTIES LABELS conformance)
+endif()

@@ -53,10 +53,24 @@ struct hk_alloc_ops {
  * Invariant: ops and backend never change after create; nr_failed is only
  * touched atomically (by the public calls).
  */
+/*
+ * Blocks freed but held back from the backend in checker builds (HK_ASAN,
+ * HK_VALGRIND), so a use after free is reported; see src/checked/annotate.c.
+ * All zero and unused in other builds. Touched only under lock.
+ */
+struct hk_quarantine {
+	void *head;                        /* oldest held block; a block's first word links to the next */
+	void *tail;                        /* newest held block */
+	size_t bytes;                      /* usable bytes held */
+	unsigned count;                    /* blocks held */
+	unsigned lock;                     /* spin lock word, zero when free */
+};
+
 struct hk_alloc {
 	const struct hk_alloc_ops *ops;    /* the backend's operations */
 	const struct hk_backend *backend;  /* registry entry: name, caps */
 	uint64_t nr_failed;                /* failed requests (atomic) */
+	struct hk_quarantine quarantine;   /* checker builds only (see above) */
 };
 
 /* Fill the head of a new instance. */

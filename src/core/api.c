@@ -5,6 +5,30 @@
  * here once, so a backend's operations see only valid requests.
  */
 #include "core/internal.h"
+#include "core/annotate.h"
+
+/*
+ * Checker builds (HK_ASAN, HK_VALGRIND): the malloc family goes through
+ * src/checked/annotate.c, which announces blocks and quarantines freed ones.
+ */
+#if HK_ANNOTATE_ON
+#include "checked/annotate.h"
+#define OP_MALLOC(a, size) _hk_annot_alloc((a), 0, (size), false)
+#define OP_CALLOC(a, size) _hk_annot_alloc((a), 0, (size), true)
+#define OP_MEMALIGN(a, align, size) _hk_annot_alloc((a), (align), (size), false)
+#define OP_REALLOC(a, p, size) _hk_annot_realloc((a), (p), (size))
+#define OP_FREE(a, p) _hk_annot_free((a), (p))
+#define OP_FLUSH(a) _hk_annot_flush(a)
+#else
+#define OP_MALLOC(a, size) (a)->ops->malloc((a), (size))
+#define OP_CALLOC(a, size) \
+	((a)->ops->calloc ? (a)->ops->calloc((a), (size)) : _hk_compat_calloc((a), (size)))
+#define OP_MEMALIGN(a, align, size) (a)->ops->memalign((a), (align), (size))
+#define OP_REALLOC(a, p, size) \
+	((a)->ops->realloc ? (a)->ops->realloc((a), (p), (size)) : _hk_compat_realloc((a), (p), (size)))
+#define OP_FREE(a, p) (a)->ops->free((a), (p))
+#define OP_FLUSH(a) ((void)(a))
+#endif
 
 /* --- Failure ------------------------------------------------------------- */
 
@@ -26,7 +50,7 @@ void *hk_malloc(hk_alloc_t *a, size_t size)
 {
 	if (hk_unlikely(size > HK_MAX_REQUEST))
 		return fail_null(a, HK_ENOMEM);
-	return checked(a, a->ops->malloc(a, size ? size : 1));
+	return checked(a, OP_MALLOC(a, size ? size : 1));
 }
 
 void *hk_calloc(hk_alloc_t *a, size_t n, size_t size)
@@ -36,9 +60,7 @@ void *hk_calloc(hk_alloc_t *a, size_t n, size_t size)
 		return fail_null(a, HK_ENOMEM);
 	if (!total)
 		total = 1;
-	if (a->ops->calloc)
-		return checked(a, a->ops->calloc(a, total));
-	return checked(a, _hk_compat_calloc(a, total));
+	return checked(a, OP_CALLOC(a, total));
 }
 
 void *hk_realloc(hk_alloc_t *a, void *p, size_t size)
@@ -46,14 +68,12 @@ void *hk_realloc(hk_alloc_t *a, void *p, size_t size)
 	if (!p)
 		return hk_malloc(a, size);
 	if (!size) {
-		a->ops->free(a, p);
+		OP_FREE(a, p);
 		return NULL;
 	}
 	if (hk_unlikely(size > HK_MAX_REQUEST))
 		return fail_null(a, HK_ENOMEM);
-	if (a->ops->realloc)
-		return checked(a, a->ops->realloc(a, p, size));
-	return checked(a, _hk_compat_realloc(a, p, size));
+	return checked(a, OP_REALLOC(a, p, size));
 }
 
 /* 0 if align is acceptable for posix_memalign. */
@@ -72,7 +92,7 @@ int hk_posix_memalign(hk_alloc_t *a, void **out, size_t align, size_t size)
 		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
 		return HK_ENOMEM;
 	}
-	void *p = a->ops->memalign(a, align, size ? size : 1);
+	void *p = OP_MEMALIGN(a, align, size ? size : 1);
 	if (!p) {
 		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
 		return HK_ENOMEM;
@@ -89,13 +109,13 @@ void *hk_memalign(hk_alloc_t *a, size_t align, size_t size)
 		align = sizeof(void *);
 	if (size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2)
 		return fail_null(a, HK_ENOMEM);
-	return checked(a, a->ops->memalign(a, align, size ? size : 1));
+	return checked(a, OP_MEMALIGN(a, align, size ? size : 1));
 }
 
 void hk_free(hk_alloc_t *a, void *p)
 {
 	if (p)
-		a->ops->free(a, p);
+		OP_FREE(a, p);
 }
 
 size_t hk_usable_size(hk_alloc_t *a, void *p)
@@ -132,12 +152,22 @@ int hk_addmem(hk_alloc_t *a, void *base, size_t len)
 	return a->ops->addmem(a, base, len);
 }
 
-size_t hk_maxalloc(hk_alloc_t *a) { return a->ops->maxalloc(a); }
-size_t hk_availmem(hk_alloc_t *a) { return a->ops->availmem(a); }
+size_t hk_maxalloc(hk_alloc_t *a)
+{
+	OP_FLUSH(a);
+	return a->ops->maxalloc(a);
+}
+
+size_t hk_availmem(hk_alloc_t *a)
+{
+	OP_FLUSH(a);
+	return a->ops->availmem(a);
+}
 
 void hk_stats_get(hk_alloc_t *a, struct hk_stats *out)
 {
 	memset(out, 0, sizeof *out);
+	OP_FLUSH(a);
 	a->ops->stats(a, out);
 	out->nr_failed = __atomic_load_n(&a->nr_failed, __ATOMIC_RELAXED);
 }
@@ -153,6 +183,8 @@ const char *hk_name(const hk_alloc_t *a) { return a->backend ? a->backend->name 
 
 void hk_destroy(hk_alloc_t *a)
 {
+	if (a)
+		OP_FLUSH(a);
 	if (a && a->ops->destroy)
 		a->ops->destroy(a);
 }

@@ -6,22 +6,26 @@
 static const struct hk_backend builtin[] = {
 #ifdef HK_HAVE_BUDDY
 	{ "buddy", "binary buddy page allocator: O(log n), coalescing, small blocks in slabs",
-	  hk_buddy_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL,
+	  hk_buddy_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
 	  64 * 1024 },
 #endif
 #ifdef HK_HAVE_SHARD
 	{ "shard", "mimalloc-class: thread-local heaps, sharded free lists, cross-thread frees",
-	  hk_shard_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL,
+	  hk_shard_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
 	  64 * 1024 },
 #endif
 #ifdef HK_HAVE_TLSF
 	{ "tlsf", "two-level segregated fit: O(1) malloc and free, bounded latency",
-	  hk_tlsf_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL,
-	  4 * 1024 },
+	  hk_tlsf_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
+	  8 * 1024 },
 #endif
 #ifdef HK_HAVE_REGION
 	{ "region", "bump allocator for boot time: free reclaims nothing",
-	  hk_region_create, HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES, 256 },
+	  hk_region_create, HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_RELEASE, 256 },
+#endif
+#ifdef HK_HAVE_MIMALLOC
+	{ "mimalloc", "Debian's libmimalloc 2.0 confined to the region (exclusive arenas); hosted only",
+	  hk_mimalloc_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES, 64u << 20 },
 #endif
 };
 #define NR_BUILTIN (sizeof builtin / sizeof builtin[0])
@@ -84,4 +88,5 @@ void _hk_alloc_init(hk_alloc_t *a, const struct hk_alloc_ops *ops, const char *b
 	a->ops = ops;
 	a->backend = hk_backend_find(backend_name);
 	a->nr_failed = 0;
+	memset(&a->quarantine, 0, sizeof a->quarantine);
 }
