@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What holds and what does not when Debian's mimalloc is confined to a
+ * region behind heapkit's interface. Each property prints one line of the
+ * table in docs/mimalloc.md: HOLDS, or FAILS with the measured reason when
+ * the failure is mimalloc's own and expected (the test then still passes:
+ * it checks that the expected failure is the one that happens).
+ */
+#define _GNU_SOURCE
+#include <heapkit.h>
+#include <mimalloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "check.h"
+
+#define MiB ((size_t)1 << 20)
+
+static char *region_get(size_t len, size_t align)
+{
+	char *raw = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			 0);
+	if (raw == MAP_FAILED)
+		exit(2);
+	return (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+}
+
+static void row(const char *property, int holds, const char *detail)
+{
+	printf("mimalloc | %-44s | %s | %s\n", property, holds ? "HOLDS" : "FAILS", detail);
+}
+
+/* The smallest region accepted, and the alignment demanded. */
+static void smallest_region(void)
+{
+	size_t smallest = 0;
+	for (size_t len = 1 * MiB; len <= 128 * MiB && !smallest; len *= 2) {
+		/* mimalloc never gives a region back: fresh memory each time. */
+		hk_alloc_t *a = hk_mimalloc_create(region_get(len, 64 * MiB), len);
+		if (a && hk_malloc(a, 64))
+			smallest = len;
+	}
+	char detail[160];
+	snprintf(detail, sizeof detail,
+		 "smallest working region %zu MiB (one 32 MiB segment, 32 MiB aligned, plus the instance header)",
+		 smallest / MiB);
+	row("smallest region", smallest && smallest <= 64 * MiB, detail);
+	CHECK(smallest >= 32 * MiB && smallest <= 64 * MiB);
+	/* A 32 MiB-aligned arena of less than 32 MiB is refused by create. */
+	CHECK(hk_mimalloc_create(region_get(16 * MiB, 32 * MiB), 16 * MiB) == NULL);
+}
+
+/* Raw mimalloc 2.0.9: aligned allocation where size is a multiple of 256..1024. */
+static void raw_alignment(void)
+{
+	int misaligned = 0;
+	for (size_t align = 256; align <= 1024; align *= 2) {
+		void *p = mi_malloc_aligned(align, align);
+		misaligned += ((uintptr_t)p % align) != 0;
+		mi_free(p);
+	}
+	row("library: mi_malloc_aligned(n, n), n=256..1024", !misaligned,
+	    misaligned ? "returns misaligned blocks; heapkit's wrapper detects it and asks again"
+		       : "aligned (fixed in this libmimalloc)");
+}
+
+struct inside_ctx {
+	char *lo, *hi;
+	int outside;
+};
+
+static void stays_inside(void)
+{
+	size_t len = 96 * MiB;
+	char *base = region_get(len, 32 * MiB);
+	hk_alloc_t *a = hk_mimalloc_create(base, len);
+	CHECK(a != NULL);
+	int outside = 0;
+	void *keep[2000];
+	for (int i = 0; i < 2000; i++) {
+		size_t n = i % 50 == 0 ? 1 * MiB : 16 + (size_t)i * 37 % 20000;
+		keep[i] = hk_malloc(a, n);
+		outside += keep[i] && ((char *)keep[i] < base || (char *)keep[i] + n > base + len);
+	}
+	row("blocks stay inside the region", !outside, outside ? "blocks found outside" : "2000 blocks of 16 B..1 MiB");
+	CHECK(outside == 0);
+	for (int i = 0; i < 2000; i++)
+		hk_free(a, keep[i]);
+}
+
+static void exhaustion(void)
+{
+	size_t len = 64 * MiB;
+	char *base = region_get(len, 32 * MiB);
+	hk_alloc_t *a = hk_mimalloc_create(base, len);
+	size_t total = 0, n = 0;
+	enum { CAP = 1 << 17 };
+	static void *blocks[CAP];
+	while (n < CAP && (blocks[n] = hk_malloc(a, 4000)))
+		total += 4000, n++;
+	char detail[160];
+	snprintf(detail, sizeof detail, "NULL after %zu MiB of 4000-byte blocks in a %zu MiB region", total / MiB,
+		 len / MiB);
+	row("exhaustion returns NULL", n < CAP, detail);
+	CHECK(n < CAP && total > 16 * MiB);
+	for (size_t i = 0; i < n; i++)
+		hk_free(a, blocks[i]);
+	/* Memory comes back: the same amount can be had again. */
+	size_t again = 0;
+	while (again < n && (blocks[again] = hk_malloc(a, 4000)))
+		again++;
+	snprintf(detail, sizeof detail, "%zu of %zu blocks again after a free-all; arenas are never released", again,
+		 n);
+	row("memory comes back after free", again == n, detail);
+	CHECK(again == n);
+	for (size_t i = 0; i < again; i++)
+		hk_free(a, blocks[i]);
+}
+
+static void *instance_thread(void *arg)
+{
+	hk_alloc_t *a = arg;
+	for (int i = 0; i < 20000; i++) {
+		void *p = hk_malloc(a, 16 + (size_t)i % 700);
+		if (!p)
+			return (void *)1;
+		memset(p, i, 16);
+		hk_free(a, p);
+	}
+	return NULL;
+}
+
+static void instances(void)
+{
+	enum { N = 4 };
+	hk_alloc_t *a[N];
+	pthread_t t[N];
+	int ok = 1;
+	for (int i = 0; i < N; i++) {
+		char *base = region_get(64 * MiB, 32 * MiB);
+		a[i] = hk_mimalloc_create(base, 64 * MiB);
+		ok &= a[i] != NULL;
+	}
+	for (int i = 0; ok && i < N; i++)
+		pthread_create(&t[i], NULL, instance_thread, a[i]);
+	for (int i = 0; ok && i < N; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		ok &= r == NULL;
+	}
+	row("several instances coexist", ok, "4 instances, a thread each");
+	CHECK(ok);
+}
+
+int main(void)
+{
+	check_context = "mimalloc";
+	smallest_region();
+	raw_alignment();
+	stays_inside();
+	exhaustion();
+	instances();
+	return check_summary("mimalloc");
+}
