@@ -12,10 +12,51 @@
  * mimalloc cannot say how much of an arena is free, so availmem and maxalloc
  * are this wrapper's accounting (bytes managed minus usable bytes live); what
  * holds and what does not is measured in docs/mimalloc.md.
+ *
+ * The library is opened with dlopen(RTLD_LOCAL) on first use, never linked:
+ * Debian builds it to replace malloc, and linking it would silently make it
+ * the malloc of every program that links heapkit.
  */
 #include "core/internal.h"
 
+#include <dlfcn.h>
 #include <mimalloc.h>
+#include <pthread.h>
+
+/* --- The library, opened on first use ------------------------------------ */
+
+#define MI_LIBRARY "libmimalloc.so.2"
+
+static struct {
+	__typeof__(mi_manage_os_memory_ex) *manage_os_memory_ex;
+	__typeof__(mi_heap_new_in_arena) *heap_new_in_arena;
+	__typeof__(mi_heap_malloc_aligned) *heap_malloc_aligned;
+	__typeof__(mi_heap_zalloc_aligned) *heap_zalloc_aligned;
+	__typeof__(mi_free) *free;
+	__typeof__(mi_usable_size) *usable_size;
+	__typeof__(mi_arena_area) *arena_area;
+	__typeof__(mi_heap_visit_blocks) *heap_visit_blocks;
+} mi;
+static pthread_once_t mi_once = PTHREAD_ONCE_INIT;
+static bool mi_loaded;
+
+static void mi_open(void)
+{
+	void *h = dlopen(MI_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return;
+#define MI_SYM(field) (*(void **)&mi.field = dlsym(h, "mi_" #field))
+	mi_loaded = MI_SYM(manage_os_memory_ex) && MI_SYM(heap_new_in_arena) && MI_SYM(heap_malloc_aligned) &&
+		    MI_SYM(heap_zalloc_aligned) && MI_SYM(free) && MI_SYM(usable_size) && MI_SYM(arena_area) &&
+		    MI_SYM(heap_visit_blocks);
+#undef MI_SYM
+}
+
+static bool mi_available(void)
+{
+	pthread_once(&mi_once, mi_open);
+	return mi_loaded;
+}
 
 /* --- Instances and their per-thread heaps -------------------------------- */
 
@@ -66,13 +107,13 @@ static struct mi_thread_heaps *thread_heaps(struct mi_instance *m)
 static mi_heap_t *arena_heap(struct mi_instance *m, struct mi_thread_heaps *t, int i)
 {
 	if (!t->heaps[i])
-		t->heaps[i] = mi_heap_new_in_arena(m->arenas[i]);
+		t->heaps[i] = mi.heap_new_in_arena(m->arenas[i]);
 	return t->heaps[i];
 }
 
 static void account_alloc(struct mi_instance *m, void *p)
 {
-	size_t n = mi_usable_size(p);
+	size_t n = mi.usable_size(p);
 	size_t now = __atomic_add_fetch(&m->in_use, n, __ATOMIC_RELAXED) ;
 	__atomic_fetch_add(&m->nr_allocs, 1, __ATOMIC_RELAXED);
 	size_t peak = __atomic_load_n(&m->peak, __ATOMIC_RELAXED);
@@ -83,7 +124,7 @@ static void account_alloc(struct mi_instance *m, void *p)
 
 static void account_free(struct mi_instance *m, void *p)
 {
-	__atomic_sub_fetch(&m->in_use, mi_usable_size(p), __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&m->in_use, mi.usable_size(p), __ATOMIC_RELAXED);
 	__atomic_fetch_add(&m->nr_frees, 1, __ATOMIC_RELAXED);
 }
 
@@ -101,18 +142,18 @@ static void *mi_inst_alloc(hk_alloc_t *a, size_t align, size_t size, bool zero)
 		mi_heap_t *h = arena_heap(m, t, i);
 		if (!h)
 			continue;
-		void *p = zero ? mi_heap_zalloc_aligned(h, size, align) : mi_heap_malloc_aligned(h, size, align);
+		void *p = zero ? mi.heap_zalloc_aligned(h, size, align) : mi.heap_malloc_aligned(h, size, align);
 		if (p && ((uintptr_t)p & (align - 1))) {
 			/*
 			 * mimalloc 2.0.9 returns misaligned blocks when size == align
 			 * for 256..1024 (measured; docs/mimalloc.md): ask again with a
 			 * size that is no multiple of align, which takes its other path.
 			 */
-			mi_free(p);
+			mi.free(p);
 			size_t more = size + HK_MIN_ALIGN;
-			p = zero ? mi_heap_zalloc_aligned(h, more, align) : mi_heap_malloc_aligned(h, more, align);
+			p = zero ? mi.heap_zalloc_aligned(h, more, align) : mi.heap_malloc_aligned(h, more, align);
 			if (p && ((uintptr_t)p & (align - 1))) {
-				mi_free(p);
+				mi.free(p);
 				p = NULL;
 			}
 		}
@@ -134,10 +175,10 @@ static void *mi_inst_memalign(hk_alloc_t *a, size_t align, size_t size)
 static void mi_inst_free(hk_alloc_t *a, void *p)
 {
 	account_free(to_mi(a), p);
-	mi_free(p);
+	mi.free(p);
 }
 
-static size_t mi_inst_usable_size(hk_alloc_t *a, void *p) { return mi_usable_size(p); }
+static size_t mi_inst_usable_size(hk_alloc_t *a, void *p) { return mi.usable_size(p); }
 
 /*
  * mimalloc 2.0 takes an arena only in whole segments (32 MiB) at a 32 MiB
@@ -159,7 +200,7 @@ static int mi_inst_addmem(hk_alloc_t *a, void *base, size_t len)
 	mi_arena_id_t id;
 	int rc = -HK_EINVAL;
 	hk_lock(&m->lock);
-	if (m->nr_arenas < MI_MAX_ARENAS && mi_manage_os_memory_ex(base, len, true, false, false, -1, true, &id)) {
+	if (m->nr_arenas < MI_MAX_ARENAS && mi.manage_os_memory_ex(base, len, true, false, false, -1, true, &id)) {
 		m->arenas[m->nr_arenas] = id;
 		m->managed += len;
 		__atomic_store_n(&m->nr_arenas, m->nr_arenas + 1, __ATOMIC_RELEASE);
@@ -196,7 +237,7 @@ static bool in_arenas(struct mi_instance *m, const void *p)
 {
 	for (int i = 0; i < m->nr_arenas; i++) {
 		size_t size;
-		char *area = mi_arena_area(m->arenas[i], &size);
+		char *area = mi.arena_area(m->arenas[i], &size);
 		if (area && (const char *)p >= area && (const char *)p < area + size)
 			return true;
 	}
@@ -221,7 +262,7 @@ static int mi_inst_check(hk_alloc_t *a, struct hk_check_report *r)
 		return 0;
 	struct visit_ctx v = { m, NULL };
 	for (int i = 0; i < m->nr_arenas; i++)
-		if (t->heaps[i] && !mi_heap_visit_blocks(t->heaps[i], true, visit_block, &v) && v.bad)
+		if (t->heaps[i] && !mi.heap_visit_blocks(t->heaps[i], true, visit_block, &v) && v.bad)
 			return _hk_check_fail(r, v.bad, "mimalloc: a block of the instance lies outside its regions");
 	return 0;
 }
@@ -256,6 +297,8 @@ static const struct hk_alloc_ops mi_ops = {
 /* The instance header sits at the start of the region; the arena is the aligned part after it. */
 hk_alloc_t *hk_mimalloc_create(void *base, size_t len)
 {
+	if (!mi_available())
+		return NULL;
 	uintptr_t b = hk_align_up((uintptr_t)base, _Alignof(struct mi_instance));
 	uintptr_t end = (uintptr_t)base + len;
 	uintptr_t arena = b + sizeof(struct mi_instance);
