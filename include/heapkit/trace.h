@@ -35,6 +35,10 @@
  *   result as allocated at the event's time, when the call returned.)
  *
  * A varint is 7 bits a byte, low first, high bit set on all but the last.
+ * Operands that are addresses (hk_trace_addr_mask) are written as the
+ * zigzag-encoded difference from the chunk's previous address operand (0 at
+ * the chunk's start): a thread's blocks lie close together, so most take 2
+ * or 3 bytes instead of 6.
  */
 #ifndef HEAPKIT_TRACE_H
 #define HEAPKIT_TRACE_H
@@ -75,6 +79,22 @@ struct hk_trace_chunk {
 
 _Static_assert(sizeof(struct hk_trace_header) == 32, "header is 32 bytes");
 _Static_assert(sizeof(struct hk_trace_chunk) == 32, "chunk header is 32 bytes");
+
+/* Bit i set: operand i of op is an address. */
+static inline unsigned hk_trace_addr_mask(unsigned op)
+{
+	switch (op) {
+	case HK_TRACE_MALLOC:
+	case HK_TRACE_CALLOC: return 2u;
+	case HK_TRACE_REALLOC: return 5u;
+	case HK_TRACE_MEMALIGN: return 4u;
+	case HK_TRACE_FREE: return 1u;
+	default: return 0;
+	}
+}
+
+static inline uint64_t hk_trace_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t hk_trace_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 /* The longest event: op, then dt and four operands, 64-bit varints of up to 10 bytes. */
 #define HK_TRACE_EVENT_MAX (1 + 5 * 10)
@@ -145,6 +165,8 @@ struct hk_trace {
 	struct hk_trace_thread *threads;
 	uint32_t nr_objects;           /* ids are 0 .. nr_objects-1 */
 	uint32_t *object_thread;       /* the thread that allocated each object */
+	uint64_t *object_size;         /* the bytes asked for each object */
+	uint64_t peak_live_bytes;      /* most bytes asked for and not yet freed, over time */
 	uint64_t nr_events;
 	uint64_t nr_untracked_frees;   /* frees of blocks allocated before recording began (dropped) */
 	uint64_t duration_ns;

@@ -170,7 +170,7 @@ static int decode_chunk(const struct hk_trace_chunk *c, const uint8_t *p, struct
 			const struct hk_trace_mem *m, const char **err)
 {
 	const uint8_t *end = p + c->payload_bytes;
-	uint64_t time = c->base_ns;
+	uint64_t time = c->base_ns, last_addr = 0;
 	if (!grow(m, (void **)&t->ev, &t->cap, t->n + c->nr_events, sizeof *t->ev))
 		return fail(err, "out of memory reading the trace");
 	for (uint32_t i = 0; i < c->nr_events; i++) {
@@ -182,9 +182,15 @@ static int decode_chunk(const struct hk_trace_chunk *c, const uint8_t *p, struct
 		int nops = operands_of(r->op);
 		if (nops < 0)
 			return fail(err, "corrupt trace: unknown operation");
-		for (int k = 0; k <= nops; k++)
+		unsigned addrs = hk_trace_addr_mask(r->op);
+		for (int k = 0; k <= nops; k++) {
 			if (!hk_trace_get_varint(&p, end, &v[k]))
 				return fail(err, "corrupt trace: an event runs past its chunk");
+			if (k && (addrs >> (k - 1) & 1)) {
+				v[k] = last_addr + (uint64_t)hk_trace_unzigzag(v[k]);
+				last_addr = v[k];
+			}
+		}
 		time += v[0];
 		r->t = time;
 		r->a = v[1], r->b = v[2], r->c = v[3], r->d = v[4];
@@ -278,7 +284,8 @@ int hk_trace_load(const uint8_t *data, size_t len, const struct hk_trace_mem *m,
 	/* Output arrays: one event per raw event. */
 	struct cursor *heap = NULL;
 	struct addr_map map = { 0 };
-	size_t objcap = 0, nheap = 0;
+	size_t objcap = 0, sizecap = 0, nheap = 0;
+	uint64_t live = 0;
 	uint64_t t0 = UINT64_MAX;
 	if (!rc) {
 		out->pid = h.pid;
@@ -334,6 +341,8 @@ int hk_trace_load(const uint8_t *data, size_t len, const struct hk_trace_mem *m,
 				e->old_id = map_take(&map, r->a);
 				if (e->old_id == NO_ID)
 					out->nr_untracked_frees++;
+				else
+					live -= out->object_size[e->old_id];
 			}
 		}
 		if (r->op == HK_TRACE_REALLOC && !c->alloc_half) {
@@ -344,12 +353,17 @@ int hk_trace_load(const uint8_t *data, size_t len, const struct hk_trace_mem *m,
 		if (addr) {
 			uint32_t id = out->nr_objects++;
 			if (!grow(m, (void **)&out->object_thread, &objcap, out->nr_objects, sizeof(uint32_t)) ||
+			    !grow(m, (void **)&out->object_size, &sizecap, out->nr_objects, sizeof(uint64_t)) ||
 			    !map_put(&map, m, addr, id)) {
 				rc = fail(err, "out of memory reading the trace");
 				break;
 			}
 			out->object_thread[id] = c->thread;
+			out->object_size[id] = e->size;
 			e->id = id;
+			live += e->size;
+			if (live > out->peak_live_bytes)
+				out->peak_live_bytes = live;
 		}
 		c->next++;
 		c->alloc_half = false;
@@ -376,5 +390,6 @@ void hk_trace_release(struct hk_trace *t, const struct hk_trace_mem *m)
 		mem_free(m, t->threads[i].events);
 	mem_free(m, t->threads);
 	mem_free(m, t->object_thread);
+	mem_free(m, t->object_size);
 	memset(t, 0, sizeof *t);
 }

@@ -5,9 +5,10 @@
  * forwards each call to the allocator underneath (the next definition in
  * link order: glibc, or another preloaded malloc).
  *
- *   HEAPKIT_TRACE=FILE            where to write (default heapkit-PID.trace)
+ *   HEAPKIT_TRACE=FILE            where to write (default heapkit-PID.trace);
+ *                                 a program it starts writes FILE.PID
  *   HEAPKIT_TRACE_CHILDREN=1      a forked child writes FILE.PID; otherwise
- *                                 a child records nothing
+ *                                 a forked child records nothing
  *
  * Each thread appends events to its own buffer with no lock; a full buffer,
  * a thread's exit and the process's exit write it out as one chunk under a
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -81,6 +83,7 @@ struct tbuf {
 	bool live;                  /* owned by a running thread */
 	uint64_t base_ns;           /* time of the chunk's start */
 	uint64_t last_ns;           /* time of the last event */
+	uint64_t last_addr;         /* the chunk's previous address operand */
 	uint64_t state;             /* bytes | events << 32 (atomic) */
 	uint8_t data[BUF_BYTES];
 };
@@ -189,9 +192,36 @@ static void write_header(void)
 	}
 }
 
+/*
+ * Open path for this process alone. The writer holds an exclusive lock on
+ * its file for its whole life; a process that finds the file locked (a
+ * program run by the traced one, which inherits HEAPKIT_TRACE) writes
+ * path.PID instead, so two processes never write one file.
+ */
+static int open_exclusive(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return -1;
+	}
+	if (ftruncate(fd, 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void open_trace(const char *path)
 {
-	trace_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	trace_fd = open_exclusive(path);
+	if (trace_fd < 0) {
+		char alt[4200];
+		snprintf(alt, sizeof alt, "%s.%d", path, (int)getpid());
+		trace_fd = open_exclusive(alt);
+	}
 	if (trace_fd >= 0)
 		write_header();
 	enabled = trace_fd >= 0;
@@ -297,20 +327,25 @@ static void record(enum hk_trace_op op, int nops, uint64_t a, uint64_t b, uint64
 		tl_busy--;
 		st = bytes = 0;
 	}
-	if (!st)
+	if (!st) {
 		buf->base_ns = buf->last_ns = t;
+		buf->last_addr = 0;
+	}
 	uint8_t *p = buf->data + bytes;
 	*p++ = (uint8_t)op;
 	p = hk_trace_put_varint(p, t >= buf->last_ns ? t - buf->last_ns : 0);
 	if (t > buf->last_ns)
 		buf->last_ns = t;
-	p = hk_trace_put_varint(p, a);
-	if (nops > 1)
-		p = hk_trace_put_varint(p, b);
-	if (nops > 2)
-		p = hk_trace_put_varint(p, c);
-	if (nops > 3)
-		p = hk_trace_put_varint(p, d);
+	uint64_t v[4] = { a, b, c, d };
+	unsigned addrs = hk_trace_addr_mask(op);
+	for (int i = 0; i < nops; i++) {
+		uint64_t x = v[i];
+		if (addrs >> i & 1) {
+			x = hk_trace_zigzag((int64_t)(v[i] - buf->last_addr));
+			buf->last_addr = v[i];
+		}
+		p = hk_trace_put_varint(p, x);
+	}
 	uint64_t events = (st >> 32) + 1;
 	__atomic_store_n(&buf->state, (uint64_t)(p - buf->data) | events << 32, __ATOMIC_RELEASE);
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The main benchmark job (`make bench`): the drop-in comparison, then a sweep
+# of every workload over every allocator at 1 and 2 threads, then the report.
+#
+#   tools/bench-main.sh [BUILD_DIR]          (default: build)
+#
+# Environment: BENCH_OUT (default bench-out), BENCH_REPS (default 3),
+# BENCH_THREADS (default 1,2), BENCH_ALLOCS (sweep allocators, default: all
+# available), BENCH_QUICK=1 (tiny parameters: a smoke run in seconds),
+# BENCH_STRICT=0 (exit 0 even if some runs failed).
+# Writes BENCH_OUT/{compare.txt,compare.csv,compare.json,sweep.csv,sweep.json,
+# summary.csv,trace-*.json,report.html}.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+OUT=${BENCH_OUT:-bench-out}
+REPS=${BENCH_REPS:-3}
+THREADS=${BENCH_THREADS:-1,2}
+ALLOCS=${BENCH_ALLOCS:-default}
+HKB="$BUILD/hkbench"
+if [ ! -x "$HKB" ]; then
+  echo "bench-main: $HKB not built (run make first)" >&2
+  exit 2
+fi
+mkdir -p "$OUT"
+failed=0
+tiny=()
+[ "${BENCH_QUICK:-0}" = 1 ] && tiny=(--tiny)
+start=$(date +%s)
+
+echo "== heapkit benchmarks: $(nproc) CPUs, build $BUILD, $REPS interleaved repetitions"
+[ -e "$BUILD/libheapkit.so" ] || echo "   (no $BUILD/libheapkit.so yet: the heapkit drop-in is left out)"
+
+echo
+echo "== 1. drop-in comparison (LD_PRELOAD, one process per run)"
+"$HKB" compare --reps "$REPS" "${tiny[@]}" --csv "$OUT/compare.csv" --json "$OUT/compare.json" \
+  | tee "$OUT/compare.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+
+# Sweep parameters: the workloads' defaults scaled so that one run takes
+# about 0.05-0.2 s on a small machine; the report shows them per benchmark.
+SWEEP_SET=(
+  --set threadtest.iterations=20
+  --set linux-scalability.iterations=1000000
+  --set larson.seconds=0.2
+  --set phong.iterations=100000
+  --set xmalloc.objects=150000
+  --set mstress.iterations=150000
+  --set glibc-simple.iterations=1000
+  --set glibc-thread.iterations=300000
+  --set malloc-large.iterations=60 --set malloc-large.max=16m
+  --set fragmentation.objects=50000
+)
+[ "${BENCH_QUICK:-0}" = 1 ] && SWEEP_SET=()
+# Replays of the real programs' traces kept in the repository (bench/traces).
+TRACES=(bench/traces/*.trace)
+trace_list=$(IFS=,; echo "${TRACES[*]}")
+SWEEP_SET+=(--vary "replay.trace=$trace_list")
+echo
+echo "== 2. sweep: every workload x allocators ($ALLOCS) x threads $THREADS"
+"$HKB" sweep --bench all --allocs "$ALLOCS" --threads "$THREADS" --reps "$REPS" "${tiny[@]}" \
+  "${SWEEP_SET[@]}" --heap-mb 512 --csv "$OUT/sweep.csv" --json "$OUT/sweep.json" || failed=1
+
+echo
+echo "== 3. the recorded programs (bench/traces)"
+infos=()
+for t in "${TRACES[@]}"; do
+  info="$OUT/trace-$(basename "$t" .trace).json"
+  "$HKB" trace-info "$t" --json "$info" || failed=1
+  infos+=("$info")
+done
+
+echo
+echo "== 4. report"
+python3 tools/report.py --sweep "$OUT/sweep.csv" --compare "$OUT/compare.json" --traces "${infos[@]}" \
+  --summary-csv "$OUT/summary.csv" --out "$OUT/report.html" || failed=1
+echo "bench-main: done in $(( $(date +%s) - start )) s; outputs in $OUT/"
+if [ "$failed" != 0 ]; then
+  echo "bench-main: some runs FAILED (see FAIL above and in the report)" >&2
+  [ "${BENCH_STRICT:-1}" = 0 ] || exit 1
+fi
+exit 0
