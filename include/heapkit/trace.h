@@ -5,21 +5,24 @@
  * replay it. Little-endian, as written by x86-64 and arm64.
  *
  *   file    := header chunk*
- *   header  := magic "HKTRACE\0" (8) | u32 version | u32 header_bytes (32)
- *              | u64 start_ns | u32 pid | u32 flags
+ *   header  := magic "HKTRACE\0" (8) | u32 version | u32 header_bytes (40)
+ *              | u64 start_ns | u64 start_ticks | u32 pid | u32 flags
  *   chunk   := u32 magic HK_TRACE_CHUNK_MAGIC | u32 thread | u32 payload_bytes
- *              | u32 nr_events | u64 base_ns | u32 checksum | u32 reserved
- *              | payload (payload_bytes)
+ *              | u32 nr_events | u64 base_ticks | u64 base_ns | u32 checksum
+ *              | u32 reserved | payload (payload_bytes)
  *   payload := event*
- *   event   := u8 op | varint dt_ns | operands (by op, below)
+ *   event   := u8 op | varint dt | operands (by op, below)
  *
  * One chunk holds events of one thread in call order; a thread's chunks
- * appear in order in the file. dt_ns is the time since the previous event of
- * the chunk (the first: since base_ns). Timestamps are CLOCK_MONOTONIC,
- * taken after the underlying call returned for allocations and before it
- * was made for frees, so ordering all events by time puts each free after
- * the allocation it frees, across threads. Addresses are the real ones; a
- * reader turns them into stable object ids by that ordering.
+ * appear in order in the file. Times are in ticks of one clock for the whole
+ * process: the CPU's invariant time-stamp counter where there is one (flag
+ * HK_TRACE_TICKS_TSC), else CLOCK_MONOTONIC nanoseconds. dt is the ticks
+ * since the previous event of the chunk (the first: since base_ticks). The
+ * (ticks, ns) pairs of the header and of every chunk let a reader turn ticks
+ * into nanoseconds. An allocation is stamped after the underlying call
+ * returned and a free before it is made, so ordering all events by time puts
+ * each free after the allocation it frees, across threads. Addresses are the
+ * real ones; a reader turns them into stable object ids by that ordering.
  * checksum is FNV-1a (32 bit) over the payload: a truncated or corrupt
  * chunk is refused.
  *
@@ -49,6 +52,7 @@
 #define HK_TRACE_MAGIC "HKTRACE"          /* 8 bytes with its NUL */
 #define HK_TRACE_VERSION 1u
 #define HK_TRACE_CHUNK_MAGIC 0x4843484bu  /* "KHCH" read as bytes */
+#define HK_TRACE_TICKS_TSC 1u             /* header flag: times are TSC ticks, not ns */
 
 enum hk_trace_op {
 	HK_TRACE_MALLOC = 1,
@@ -62,9 +66,10 @@ struct hk_trace_header {
 	char magic[8];
 	uint32_t version;
 	uint32_t header_bytes;
-	uint64_t start_ns;
+	uint64_t start_ns;      /* CLOCK_MONOTONIC when recording began */
+	uint64_t start_ticks;   /* the event clock then */
 	uint32_t pid;
-	uint32_t flags;
+	uint32_t flags;         /* HK_TRACE_TICKS_TSC */
 };
 
 struct hk_trace_chunk {
@@ -72,13 +77,14 @@ struct hk_trace_chunk {
 	uint32_t thread;        /* 0 for the first thread that called, then 1, 2, ... */
 	uint32_t payload_bytes;
 	uint32_t nr_events;
-	uint64_t base_ns;
+	uint64_t base_ticks;    /* the event clock at the chunk's start */
+	uint64_t base_ns;       /* CLOCK_MONOTONIC then */
 	uint32_t checksum;      /* FNV-1a over the payload */
 	uint32_t reserved;
 };
 
-_Static_assert(sizeof(struct hk_trace_header) == 32, "header is 32 bytes");
-_Static_assert(sizeof(struct hk_trace_chunk) == 32, "chunk header is 32 bytes");
+_Static_assert(sizeof(struct hk_trace_header) == 40, "header is 40 bytes");
+_Static_assert(sizeof(struct hk_trace_chunk) == 40, "chunk header is 40 bytes");
 
 /* Bit i set: operand i of op is an address. */
 static inline unsigned hk_trace_addr_mask(unsigned op)

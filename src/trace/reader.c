@@ -170,7 +170,7 @@ static int decode_chunk(const struct hk_trace_chunk *c, const uint8_t *p, struct
 			const struct hk_trace_mem *m, const char **err)
 {
 	const uint8_t *end = p + c->payload_bytes;
-	uint64_t time = c->base_ns, last_addr = 0;
+	uint64_t time = c->base_ticks, last_addr = 0;
 	if (!grow(m, (void **)&t->ev, &t->cap, t->n + c->nr_events, sizeof *t->ev))
 		return fail(err, "out of memory reading the trace");
 	for (uint32_t i = 0; i < c->nr_events; i++) {
@@ -256,6 +256,8 @@ int hk_trace_load(const uint8_t *data, size_t len, const struct hk_trace_mem *m,
 	struct thread_raw *ts = NULL;
 	size_t nts = 0, tcap = 0;
 	int rc = 0;
+	/* The clock pairs with the fewest and most ticks: they give ns per tick. */
+	uint64_t lo_ticks = h.start_ticks, lo_ns = h.start_ns, hi_ticks = h.start_ticks, hi_ns = h.start_ns;
 	for (size_t off = h.header_bytes; off < len && !rc;) {
 		struct hk_trace_chunk c;
 		if (len - off < sizeof c) {
@@ -276,12 +278,19 @@ int hk_trace_load(const uint8_t *data, size_t len, const struct hk_trace_mem *m,
 			rc = fail(err, "corrupt trace: a chunk's checksum does not match");
 			break;
 		}
+		if (c.base_ticks < lo_ticks)
+			lo_ticks = c.base_ticks, lo_ns = c.base_ns;
+		if (c.base_ticks > hi_ticks)
+			hi_ticks = c.base_ticks, hi_ns = c.base_ns;
 		struct thread_raw *t = thread_find(&ts, &nts, &tcap, c.thread, m);
 		rc = t ? decode_chunk(&c, payload, t, m, err) : fail(err, "out of memory reading the trace");
 		off += sizeof c + c.payload_bytes;
 	}
 
 	/* Output arrays: one event per raw event. */
+	double ns_per_tick = 1.0;
+	if ((h.flags & HK_TRACE_TICKS_TSC) && hi_ticks > lo_ticks && hi_ns > lo_ns)
+		ns_per_tick = (double)(hi_ns - lo_ns) / (double)(hi_ticks - lo_ticks);
 	struct cursor *heap = NULL;
 	struct addr_map map = { 0 };
 	size_t objcap = 0, sizecap = 0, nheap = 0;
@@ -333,7 +342,7 @@ int hk_trace_load(const uint8_t *data, size_t len, const struct hk_trace_mem *m,
 		struct hk_trace_event *e = &out->threads[c->thread].events[c->next];
 		if (!c->alloc_half) {
 			e->op = r->op;
-			e->time_ns = r->t - (t0 <= r->t ? t0 : r->t);
+			e->time_ns = (uint64_t)((double)(r->t - (t0 <= r->t ? t0 : r->t)) * ns_per_tick);
 			e->id = e->old_id = NO_ID;
 			e->align = r->op == HK_TRACE_MEMALIGN ? (uint32_t)r->a : 0;
 			e->size = r->op == HK_TRACE_FREE ? 0 : r->op == HK_TRACE_MALLOC || r->op == HK_TRACE_CALLOC ? r->a : r->b;
