@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all build test test-debug test-asan test-tsan test-all bench install clean
+.PHONY: all build test test-debug test-asan test-tsan test-fuzz test-all bench install clean
 
 all: build
 
@@ -21,13 +21,20 @@ test: build
 test-debug:
 	$(MAKE) test BUILD=build-debug TYPE=Debug
 
+# ASan+UBSan: every test but the benchmarks (blocks are poisoned: docs/safety.md).
 test-asan:
-	$(MAKE) test BUILD=build-asan TYPE=Asan
+	$(MAKE) test BUILD=build-asan TYPE=Asan CTEST_FLAGS="-LE bench"
 
+# TSan: the tests labelled tsan (the thread-safe backends' conformance and stress).
 test-tsan:
 	$(MAKE) test BUILD=build-tsan TYPE=Tsan CTEST_FLAGS="-L tsan"
 
-test-all: test test-debug test-asan test-tsan
+# The heap fuzzer (clang, libFuzzer) for FUZZ_SECONDS over the kept corpus.
+FUZZ_SECONDS ?= 25
+test-fuzz:
+	HK_FUZZ_BUILD=$(CURDIR)/build-fuzz ./test/fuzz/run.sh $(FUZZ_SECONDS)
+
+test-all: test test-debug test-asan test-tsan test-fuzz
 
 bench: build
 	./tools/bench-main.sh $(BUILD)
@@ -36,4 +43,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-debug build-asan build-tsan
+	rm -rf build build-debug build-asan build-tsan build-fuzz

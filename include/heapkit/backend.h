@@ -55,7 +55,7 @@ struct hk_alloc_ops {
  */
 /*
  * Blocks freed but held back from the backend in checker builds (HK_ASAN,
- * HK_VALGRIND), so a use after free is reported; see src/checked/annotate.c.
+ * HK_VALGRIND), so a use after free is reported; see src/core/annotate.c.
  * All zero and unused in other builds. Touched only under lock.
  */
 struct hk_quarantine {

@@ -14,12 +14,14 @@
  *                                        back for its own use (free-list
  *                                        links, headers): make it accessible
  *   HK_ANNOTATE_INTERNAL_BEGIN()/END()   around allocator code that may touch
- *                                        freed blocks (valgrind: no reports)
+ *                                        freed blocks or read a neighbour's
+ *                                        bytes (valgrind: no reports there);
+ *                                        expressions, they nest
  *
  * A freed block is inaccessible until it is announced again, also to the
  * allocator itself: call HK_ANNOTATE_REUSE before the allocator writes into
  * it, or hold freed blocks back as the instance API does (a quarantine in
- * src/checked/annotate.c gives them to the backend only when evicted).
+ * src/core/annotate.c gives them to the backend only when evicted).
  */
 #ifndef HK_CORE_ANNOTATE_H
 #define HK_CORE_ANNOTATE_H
@@ -66,8 +68,10 @@
 #define hk_vg_freelike(p) VALGRIND_FREELIKE_BLOCK((p), 0)
 #define hk_vg_resize(p, old, new) VALGRIND_RESIZEINPLACE_BLOCK((p), (old), (new), 0)
 #define hk_vg_defined(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
-#define hk_vg_quiet_begin() VALGRIND_DISABLE_ERROR_REPORTING
-#define hk_vg_quiet_end() VALGRIND_ENABLE_ERROR_REPORTING
+#define hk_vg_quiet_begin() \
+	((void)VALGRIND_DO_CLIENT_REQUEST_EXPR(0, VG_USERREQ__CHANGE_ERR_DISABLEMENT, 1, 0, 0, 0, 0))
+#define hk_vg_quiet_end() \
+	((void)VALGRIND_DO_CLIENT_REQUEST_EXPR(0, VG_USERREQ__CHANGE_ERR_DISABLEMENT, -1, 0, 0, 0, 0))
 #else
 #define hk_vg_malloclike(p, n, zeroed) ((void)(p), (void)(n), (void)(zeroed))
 #define hk_vg_freelike(p) ((void)(p))
@@ -111,5 +115,20 @@
 
 #define HK_ANNOTATE_INTERNAL_BEGIN() hk_vg_quiet_begin()
 #define HK_ANNOTATE_INTERNAL_END() hk_vg_quiet_end()
+
+/* --- The instance API in checker builds (src/core/annotate.c) ----------------
+ * src/core/api.c routes the malloc family through these when HK_ANNOTATE_ON;
+ * each takes requests already checked by api.c. */
+#if HK_ANNOTATE_ON
+struct hk_alloc;
+/* malloc (align 0) or memalign, retried once after emptying the quarantine; zero: calloc. */
+void *_hk_annot_alloc(struct hk_alloc *a, size_t align, size_t size, _Bool zero);
+/* Poison p and hold it in the quarantine (or free it at once where free reclaims nothing). */
+void _hk_annot_free(struct hk_alloc *a, void *p);
+/* Keep p when it is big enough, else move it; p is untouched on failure. */
+void *_hk_annot_realloc(struct hk_alloc *a, void *p, size_t size);
+/* Give every held block back to the backend. */
+void _hk_annot_flush(struct hk_alloc *a);
+#endif
 
 #endif /* HK_CORE_ANNOTATE_H */
