@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: MIT
+# The LD_PRELOAD drop-in: libheapkit.so (shard over OS pages, straight calls)
+# and libheapkit-checked.so (every call through the checked instance), both
+# in the build directory's root. Only the malloc family is exported.
+set(HK_DROPIN_SOURCES)
+foreach(dir core shard)
+  file(GLOB srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${dir}/*.c)
+  list(APPEND HK_DROPIN_SOURCES ${srcs})
+endforeach()
+list(APPEND HK_DROPIN_SOURCES ${PROJECT_SOURCE_DIR}/src/platform/hosted.c
+  ${PROJECT_SOURCE_DIR}/src/override/override.c)
+
+function(hk_dropin_library target output defs extra_sources)
+  add_library(${target} SHARED ${HK_DROPIN_SOURCES} ${extra_sources})
+  set_target_properties(${target} PROPERTIES
+    OUTPUT_NAME ${output}
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}
+    C_VISIBILITY_PRESET hidden)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+  target_compile_definitions(${target} PRIVATE HK_HOSTED=1 HK_HAVE_SHARD=1 ${defs})
+  target_compile_options(${target} PRIVATE -ftls-model=initial-exec
+    -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free)
+  target_link_libraries(${target} PRIVATE Threads::Threads)
+  target_link_options(${target} PRIVATE -Wl,--no-undefined)
+endfunction()
+
+hk_dropin_library(heapkit_dropin heapkit "HK_SHARD_SINGLE=1" "")
+
+if(EXISTS ${PROJECT_SOURCE_DIR}/src/checked)
+  file(GLOB HK_CHECKED_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/checked/*.c)
+  if(HK_CHECKED_SOURCES)
+    hk_dropin_library(heapkit_dropin_checked heapkit-checked "HK_DROPIN_CHECKED=1;HK_HAVE_CHECKED=1"
+      "${HK_CHECKED_SOURCES}")
+  endif()
+endif()

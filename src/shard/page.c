@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shard: pages and segments, and the slow paths of malloc and free.
+ *
+ * malloc's slow path finds a page with a free block for the size class:
+ * it walks the bin's queue collecting each page's other lists into free,
+ * moves pages that stay full to the back of the queue, and otherwise makes a fresh
+ * page (from a small segment with a free slot, a reclaimed abandoned
+ * segment, or a new segment). Huge sizes go to the page source directly.
+ */
+#include "shard/shard.h"
+
+const struct shard_page _hk_shard_empty_page;
+
+/* --- Locating blocks --------------------------------------------------------- */
+
+struct shard_segment *_hk_shard_segment_of(struct shard *sh, const void *p)
+{
+	return (struct shard_segment *)((uintptr_t)p & sh->seg_mask);
+}
+
+struct shard_page *_hk_shard_page_of(struct shard_segment *seg, const void *p)
+{
+	return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
+}
+
+/* The head of a medium page when pg is one of its continuation slots. */
+static inline struct shard_page *page_head(struct shard_page *pg)
+{
+	return (page_flags(pg) & PAGE_CONT) ? pg - pg->slots : pg;
+}
+
+static struct shard_segment *page_segment(struct shard_page *pg)
+{
+	return hk_container_of(pg - pg->index, struct shard_segment, pages);
+}
+
+/* The start of the block holding p (p may point inside it). */
+static void *block_start(struct shard_segment *seg, struct shard_page *pg, void *p, size_t seg_header)
+{
+	uintptr_t start = (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : seg_header);
+	uintptr_t off = (uintptr_t)p - start;
+	return (void *)(start + off - off % pg->block_size);
+}
+
+static uintptr_t page_area(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
+{
+	return (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : sh->seg_header);
+}
+
+/* --- Page queues ---------------------------------------------------------------- */
+
+void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg)
+{
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		q->first = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	else
+		q->last = pg->prev;
+	pg->next = pg->prev = NULL;
+}
+
+void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg)
+{
+	pg->prev = NULL;
+	pg->next = q->first;
+	if (q->first)
+		q->first->prev = pg;
+	else
+		q->last = pg;
+	q->first = pg;
+}
+
+/* Point the direct slots of bin b at its first page (or the empty page). */
+static void heap_direct_update(struct shard_heap *h, unsigned b)
+{
+	size_t size = shard_bin_size(b);
+	if (size > SHARD_DIRECT_MAX)
+		return;
+	struct shard_page *pg = h->bins[b].first ? h->bins[b].first : (struct shard_page *)&_hk_shard_empty_page;
+	size_t lo = b == 1 ? 0 : (shard_bin_size(b - 1) >> SHARD_GRANULE_SHIFT) + 1;
+	for (size_t g = lo; g <= size >> SHARD_GRANULE_SHIFT; g++)
+		h->direct[g] = pg;
+}
+
+/* Take pg off its bin's queue. */
+static void heap_page_unlink(struct shard_heap *h, struct shard_page *pg)
+{
+	bool first = h->bins[pg->bin].first == pg;
+	_hk_shard_pq_remove(&h->bins[pg->bin], pg);
+	if (page_flags(pg) & PAGE_IN_FULL) {
+		h->nr_full[pg->bin]--;
+		page_flags_set(pg, page_flags(pg) & ~PAGE_IN_FULL);
+	}
+	if (first)
+		heap_direct_update(h, pg->bin);
+}
+
+/* pg has no free block: to the back of its queue, behind the pages with room. */
+static void heap_page_to_full(struct shard_heap *h, struct shard_page *pg)
+{
+	struct shard_pq *q = &h->bins[pg->bin];
+	heap_page_unlink(h, pg);
+	page_flags_set(pg, page_flags(pg) | PAGE_IN_FULL);
+	h->nr_full[pg->bin]++;
+	pg->next = NULL;
+	pg->prev = q->last;
+	if (q->last)
+		q->last->next = pg;
+	else
+		q->first = pg;
+	q->last = pg;
+	if (q->first == pg)
+		heap_direct_update(h, pg->bin);
+}
+
+/* Put pg at the front of its bin's queue. */
+static void heap_page_push(struct shard_heap *h, struct shard_page *pg)
+{
+	_hk_shard_pq_push(&h->bins[pg->bin], pg);
+	heap_direct_update(h, pg->bin);
+}
+
+/* A full page got a free block: to the front of its queue. */
+static void heap_page_unfull(struct shard_heap *h, struct shard_page *pg)
+{
+	heap_page_unlink(h, pg);
+	heap_page_push(h, pg);
+}
+
+/* --- Page lists ------------------------------------------------------------------ */
+
+/*
+ * Move other threads' frees onto local_free, then local_free onto free if
+ * free is empty. Owner only (or under the lock while abandoned).
+ */
+void _hk_shard_page_collect(struct shard_page *pg)
+{
+	if (__atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED)) {
+		struct shard_block *list =
+			(struct shard_block *)__atomic_exchange_n(&pg->xthread_free, 0, __ATOMIC_ACQUIRE);
+		struct shard_block *tail = list;
+		uint32_t n = 1;
+		while (tail->next) {
+			tail = tail->next;
+			n++;
+		}
+		tail->next = pg->local_free;
+		pg->local_free = list;
+		hk_assert_internal(pg->used >= n);
+		pg->used -= n;
+	}
+	if (!pg->free && pg->local_free) {
+		pg->free = pg->local_free;
+		pg->local_free = NULL;
+	}
+}
+
+/* Carve up to SHARD_EXTEND_BYTES more blocks onto free (which is empty). */
+static void page_extend(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
+{
+	size_t n = SHARD_EXTEND_BYTES / pg->block_size;
+	if (n < 1)
+		n = 1;
+	if (n > pg->reserved - pg->capacity)
+		n = pg->reserved - pg->capacity;
+	uint8_t *b = (uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size;
+	for (size_t i = 0; i + 1 < n; i++, b += pg->block_size)
+		((struct shard_block *)b)->next = (struct shard_block *)(b + pg->block_size);
+	((struct shard_block *)b)->next = NULL;
+	pg->free = (struct shard_block *)((uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size);
+	pg->capacity += (uint32_t)n;
+}
+
+/* Page idx spanning span slots for bin: header, continuation slots, no blocks yet. */
+static void page_init(struct shard *sh, struct shard_segment *seg, unsigned idx, unsigned bin, unsigned span)
+{
+	struct shard_page *pg = &seg->pages[idx];
+	size_t bytes = seg->kind == SEG_LARGE ? sh->seg_size : (size_t)span << sh->page_shift;
+	if (idx == 0)
+		bytes -= sh->seg_header;
+	pg->free = pg->local_free = NULL;
+	__atomic_store_n(&pg->xthread_free, 0, __ATOMIC_RELAXED);
+	pg->used = pg->capacity = 0;
+	pg->block_size = shard_bin_size(bin);
+	pg->reserved = (uint32_t)(bytes / pg->block_size);
+	page_flags_set(pg, 0);
+	pg->bin = (uint8_t)bin;
+	pg->index = (uint8_t)idx;
+	pg->slots = (uint8_t)span;
+	pg->next = pg->prev = NULL;
+	for (unsigned k = 1; k < span; k++) {
+		struct shard_page *c = &seg->pages[idx + k];
+		memset(c, 0, sizeof *c);
+		page_flags_set(c, PAGE_CONT);
+		c->bin = (uint8_t)bin;
+		c->index = (uint8_t)(idx + k);
+		c->slots = (uint8_t)k;
+		c->block_size = pg->block_size;
+	}
+	seg->free_mask &= ~(((span < 64 ? (uint64_t)1 << span : 0) - 1) << idx);
+}
+
+/* --- Segments ---------------------------------------------------------------------- */
+
+/* A segment for h, from the cache or the page source; NULL when none. */
+static struct shard_segment *segment_alloc(struct shard_heap *h, unsigned kind)
+{
+	struct shard *sh = h->inst;
+	struct shard_segment *seg = NULL;
+	hk_lock(&sh->lock);
+	if (sh->cache) {
+		seg = sh->cache;
+		sh->cache = seg->next;
+		sh->nr_cached--;
+	}
+	hk_unlock(&sh->lock);
+	if (!seg)
+		seg = sh->src->map(sh->src, sh->seg_size, sh->seg_size);
+	if (!seg)
+		return NULL;
+	hk_assert(((uintptr_t)seg & ~sh->seg_mask) == 0);
+	memset(seg, 0, sh->seg_header);
+	seg->heap = h;
+	seg->kind = (uint8_t)kind;
+	seg->page_shift = (uint8_t)(kind == SEG_LARGE ? sh->seg_shift : sh->page_shift);
+	seg->nr_pages = (uint16_t)(kind == SEG_LARGE ? 1 : sh->nr_pages);
+	seg->free_mask = seg->nr_pages == 64 ? ~(uint64_t)0 : ((uint64_t)1 << seg->nr_pages) - 1;
+	__atomic_store_n(&seg->owner, h->owner, __ATOMIC_RELEASE);
+	hk_lock(&sh->lock);
+	seg->all_next = sh->segments;
+	if (sh->segments)
+		sh->segments->all_prev = seg;
+	sh->segments = seg;
+	hk_unlock(&sh->lock);
+	return seg;
+}
+
+/* Give an empty segment back (to the cache or the page source). Not on any heap list. */
+void _hk_shard_segment_release(struct shard *sh, struct shard_segment *seg)
+{
+	hk_lock(&sh->lock);
+	if (seg->all_prev)
+		seg->all_prev->all_next = seg->all_next;
+	else
+		sh->segments = seg->all_next;
+	if (seg->all_next)
+		seg->all_next->all_prev = seg->all_prev;
+	__atomic_store_n(&seg->owner, SEG_ABANDONED, __ATOMIC_RELAXED);
+	seg->kind = 0;
+	bool keep = sh->nr_cached < sh->cache_max;
+	if (keep) {
+		seg->next = sh->cache;
+		sh->cache = seg;
+		sh->nr_cached++;
+	}
+	hk_unlock(&sh->lock);
+	if (!keep)
+		sh->src->unmap(sh->src, seg, sh->seg_size);
+}
+
+static void heap_small_segs_remove(struct shard_heap *h, struct shard_segment *seg)
+{
+	if (seg->prev)
+		seg->prev->next = seg->next;
+	else
+		h->small_segs = seg->next;
+	if (seg->next)
+		seg->next->prev = seg->prev;
+	seg->next = seg->prev = NULL;
+}
+
+static void heap_small_segs_push(struct shard_heap *h, struct shard_segment *seg)
+{
+	seg->prev = NULL;
+	seg->next = h->small_segs;
+	if (h->small_segs)
+		h->small_segs->prev = seg;
+	h->small_segs = seg;
+}
+
+/*
+ * pg is empty and on none of h's lists: give its slot back; the segment
+ * goes back when all its slots are free.
+ */
+void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, struct shard_segment *seg,
+				    struct shard_page *pg)
+{
+	uint64_t all = seg->nr_pages == 64 ? ~(uint64_t)0 : ((uint64_t)1 << seg->nr_pages) - 1;
+	bool was_full = seg->free_mask == 0;
+	unsigned span = seg->kind == SEG_LARGE ? 1 : pg->slots;
+	for (unsigned k = 0; k < span; k++)
+		pg[k].bin = 0;
+	seg->free_mask |= ((span < 64 ? (uint64_t)1 << span : 0) - 1) << pg->index;
+	if (seg->free_mask == all) {
+		if (seg->kind == SEG_SMALL && !was_full && h)
+			heap_small_segs_remove(h, seg);
+		_hk_shard_segment_release(sh, seg);
+	} else if (was_full && h) {
+		heap_small_segs_push(h, seg);
+	}
+}
+
+/* Free page pg of heap h: off h's lists, slot back to its segment. */
+void _hk_shard_page_free(struct shard_heap *h, struct shard_page *pg)
+{
+	heap_page_unlink(h, pg);
+	_hk_shard_segment_page_release(h->inst, h, page_segment(pg), pg);
+}
+
+/* First free run of span slots (span a power of two, aligned to span), or -1. */
+static int segment_find_run(struct shard_segment *seg, unsigned span)
+{
+	uint64_t run = (span < 64 ? (uint64_t)1 << span : 0) - 1;
+	for (unsigned i = 0; i + span <= seg->nr_pages; i += span)
+		if (((seg->free_mask >> i) & run) == run)
+			return (int)i;
+	return -1;
+}
+
+/* A fresh page of bin for h, on the front of its queue; NULL when memory is out. */
+static struct shard_page *page_fresh(struct shard_heap *h, unsigned bin)
+{
+	struct shard *sh = h->inst;
+	size_t bsize = shard_bin_size(bin);
+	struct shard_segment *seg;
+	int idx = 0;
+	if (bsize <= sh->medium_max) {
+		unsigned span = 1;
+		if (bsize > sh->small_max) {
+			size_t slots = ((bsize << SHARD_MEDIUM_BLOCKS_SHIFT) + ((size_t)1 << sh->page_shift) - 1) >>
+				       sh->page_shift;
+			span = 1u << hk_log2_up(slots);
+			if (span > sh->nr_pages / 2)
+				span = sh->nr_pages / 2;
+		}
+		idx = -1;
+		for (seg = h->small_segs; seg && (idx = segment_find_run(seg, span)) < 0; seg = seg->next)
+			;
+		if (!seg) {
+			seg = segment_alloc(h, SEG_SMALL);
+			if (!seg)
+				return NULL;
+			heap_small_segs_push(h, seg);
+			idx = 0;
+		}
+		page_init(sh, seg, (unsigned)idx, bin, span);
+		if (!seg->free_mask)
+			heap_small_segs_remove(h, seg);
+	} else {
+		seg = segment_alloc(h, SEG_LARGE);
+		if (!seg)
+			return NULL;
+		page_init(sh, seg, 0, bin, 1);
+	}
+	struct shard_page *pg = &seg->pages[idx];
+	page_extend(sh, seg, pg);
+	heap_page_push(h, pg);
+	h->fresh[bin]++;
+	return pg;
+}
+
+/* --- Finding a page ------------------------------------------------------------------- */
+
+/*
+ * Full pages (at the back of their queue) may have been freed into by other
+ * threads. Look again once the bin has made a sixteenth as many fresh pages
+ * as it has full ones, so the cost stays proportional to the pages made.
+ */
+static bool heap_full_rescan(struct shard_heap *h, unsigned bin, bool force)
+{
+	if (!h->nr_full[bin] || (!force && h->fresh[bin] < h->nr_full[bin] / 16))
+		return false;
+	h->fresh[bin] = 0;
+	bool found = false;
+	struct shard_page *prev;
+	for (struct shard_page *pg = h->bins[bin].last; pg && (page_flags(pg) & PAGE_IN_FULL); pg = prev) {
+		prev = pg->prev;
+		if (!__atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED))
+			continue;
+		_hk_shard_page_collect(pg);
+		if (pg->free) {
+			heap_page_unfull(h, pg);
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* A page of bin with a free block, at the front of its queue; NULL if out of memory. */
+static struct shard_page *heap_find_page(struct shard_heap *h, unsigned bin)
+{
+	struct shard *sh = h->inst;
+	struct shard_pq *q = &h->bins[bin];
+	bool rescanned = false, reclaimed = false;
+	for (;;) {
+		struct shard_page *next;
+		for (struct shard_page *pg = q->first; pg && !(page_flags(pg) & PAGE_IN_FULL); pg = next) {
+			next = pg->next;
+			_hk_shard_page_collect(pg);
+			if (!pg->free && pg->capacity < pg->reserved)
+				page_extend(sh, page_segment(pg), pg);
+			if (pg->free) {
+				if (q->first != pg) {
+					heap_page_unlink(h, pg);
+					heap_page_push(h, pg);
+				}
+				return pg;
+			}
+			heap_page_to_full(h, pg);
+		}
+		if (!rescanned) {
+			rescanned = true;
+			if (heap_full_rescan(h, bin, false))
+				continue;
+		}
+		if (!reclaimed && __atomic_load_n(&sh->abandoned, __ATOMIC_RELAXED) && _hk_shard_reclaim_one(h) &&
+		    q->first && !(page_flags(q->first) & PAGE_IN_FULL))
+			continue;
+		struct shard_page *pg = page_fresh(h, bin);
+		if (pg)
+			return pg;
+		/* Out of memory: take back what others gave, then try once more. */
+		if (reclaimed)
+			return NULL;
+		reclaimed = true;
+		_hk_shard_reclaim_all(h->inst);
+		heap_full_rescan(h, bin, true);
+		_hk_shard_heap_collect(h, true);
+	}
+}
+
+/* --- malloc and free: the slow paths ---------------------------------------------------- */
+
+static void *malloc_slow(struct shard *sh, size_t size)
+{
+	if (hk_unlikely(!sh->src) && !(sh == &_hk_shard_os && _hk_shard_os_ensure()))
+		return NULL;
+	if (size == 0)
+		size = 1;
+	if (size > sh->large_max)
+		return _hk_shard_huge_alloc(sh, 0, size, NULL);
+	struct shard_heap *h = _hk_shard_heap_get(sh);
+	if (hk_unlikely(!h))
+		return NULL;
+	struct shard_page *pg = heap_find_page(h, shard_bin_of(size));
+	if (!pg)
+		return NULL;
+	struct shard_block *b = pg->free;
+	pg->free = b->next;
+	pg->used++;
+	h->nr_allocs++;
+	return b;
+}
+
+/* Everything the fast path could not do; NULL with ENOMEM when memory is out. */
+hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size)
+{
+	void *p = malloc_slow(sh, size);
+	if (hk_unlikely(!p))
+		_hk_set_errno(HK_ENOMEM);
+	return p;
+}
+
+/* The owner's free of block b on pg when the fast path could not. */
+static void free_local(struct shard_segment *seg, struct shard_page *pg, struct shard_block *b)
+{
+	b->next = pg->local_free;
+	pg->local_free = b;
+	pg->used--;
+	if (page_flags(pg) & PAGE_IN_FULL) {
+		if (pg->used == 0) {
+			_hk_shard_page_free(seg->heap, pg);
+			return;
+		}
+		_hk_shard_page_collect(pg);
+		heap_page_unfull(seg->heap, pg);
+	} else if (pg->used == 0) {
+		_hk_shard_page_emptied(pg);
+	}
+}
+
+/* Another thread's free: push on the page's atomic stack. */
+static void free_remote(struct shard_page *pg, struct shard_block *b)
+{
+	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED);
+	do {
+		b->next = (struct shard_block *)old;
+	} while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, (uintptr_t)b, true, __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+}
+
+hk_noinline void _hk_shard_free_slow(struct shard *sh, void *p)
+{
+	uintptr_t base = (uintptr_t)p & sh->seg_mask;
+	if (base == (uintptr_t)p) {
+		if (p)
+			_hk_shard_huge_free(sh, p);
+		return;
+	}
+	struct shard_segment *seg = (struct shard_segment *)base;
+	struct shard_page *pg = page_head(_hk_shard_page_of(seg, p));
+	if (hk_unlikely(pg->bin == 0 || seg->kind == 0))
+		_hk_fatal("shard: free of a pointer this instance never returned", p);
+	if (page_flags(pg) & PAGE_HAS_ALIGNED)
+		p = block_start(seg, pg, p, sh->seg_header);
+	if (__atomic_load_n(&seg->owner, __ATOMIC_ACQUIRE) == shard_thread_self())
+		free_local(seg, pg, p);
+	else
+		free_remote(pg, p);
+}
+
+/*
+ * The owner's free made pg empty. Keep it when it is the only page of its
+ * bin (a malloc/free loop should not churn pages); else give it back.
+ */
+hk_noinline void _hk_shard_page_emptied(struct shard_page *pg)
+{
+	struct shard_heap *h = page_segment(pg)->heap;
+	struct shard_pq *q = &h->bins[pg->bin];
+	if (!(page_flags(pg) & PAGE_IN_FULL) && q->first == pg && q->last == pg)
+		return;
+	_hk_shard_page_free(h, pg);
+}
+
+/* Collect every page of h; give back the empty ones (all: even a bin's last). */
+void _hk_shard_heap_collect(struct shard_heap *h, bool all)
+{
+	struct shard_page *pg, *next;
+	for (unsigned b = 1; b <= h->inst->large_bin; b++) {
+		for (pg = h->bins[b].first; pg; pg = next) {
+			next = pg->next;
+			_hk_shard_page_collect(pg);
+			if (pg->used == 0 && (all || h->bins[b].first != pg || next))
+				_hk_shard_page_free(h, pg);
+			else if ((page_flags(pg) & PAGE_IN_FULL) && pg->free)
+				heap_page_unfull(h, pg);
+		}
+	}
+}
+
+/* --- Aligned, sized, resized ---------------------------------------------------------- */
+
+void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size)
+{
+	if (align <= SHARD_GRANULE)
+		return _hk_shard_malloc(sh, size);
+	if (align >= sh->seg_size || size > sh->large_max || size + align - 1 > sh->large_max)
+		return _hk_shard_huge_alloc(sh, align, size, NULL);
+	/* A block of a class that is a multiple of align, starting aligned: no offset. */
+	uint8_t *p = _hk_shard_malloc(sh, size + align - 1);
+	if (!p)
+		return NULL;
+	uint8_t *q = (uint8_t *)hk_align_up((uintptr_t)p, align);
+	if (q != p) {
+		struct shard_page *head = page_head(_hk_shard_page_of(_hk_shard_segment_of(sh, p), p));
+		page_flags_set(head, page_flags(head) | PAGE_HAS_ALIGNED);
+	}
+	return q;
+}
+
+size_t _hk_shard_usable(struct shard *sh, void *p)
+{
+	uintptr_t base = (uintptr_t)p & sh->seg_mask;
+	if (base == (uintptr_t)p)
+		return _hk_shard_huge_usable(sh, p);
+	struct shard_segment *seg = (struct shard_segment *)base;
+	struct shard_page *pg = page_head(_hk_shard_page_of(seg, p));
+	if (!(page_flags(pg) & PAGE_HAS_ALIGNED))
+		return pg->block_size;
+	uint8_t *b = block_start(seg, pg, p, sh->seg_header);
+	return pg->block_size - (size_t)((uint8_t *)p - b);
+}
+
+void *_hk_shard_realloc(struct shard *sh, void *p, size_t size)
+{
+	size_t usable = _hk_shard_usable(sh, p);
+	if (size <= usable && size >= usable / 2)
+		return p;
+	void *q = _hk_shard_malloc(sh, size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, usable < size ? usable : size);
+	_hk_shard_free(sh, p);
+	return q;
+}
+
+void *_hk_shard_calloc(struct shard *sh, size_t size)
+{
+	if (size > sh->large_max && sh->os_zero) {
+		bool fresh = false;
+		void *h = _hk_shard_huge_alloc(sh, 0, size, &fresh);
+		if (!h)
+			_hk_set_errno(HK_ENOMEM);
+		else if (!fresh)
+			memset(h, 0, size);
+		return h;   /* a fresh mapping is zero already */
+	}
+	void *p = _hk_shard_malloc(sh, size);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shard: a mimalloc-class allocator with free-list sharding.
+ *
+ *   shard.h   constants, the core structs and their invariants, the fast paths
+ *   page.c    size classes, pages and segments, the malloc/free slow paths
+ *   huge.c    huge blocks straight from the page source
+ *   heap.c    thread records, per-thread heaps, thread exit, abandon/reclaim
+ *   shard.c   the instance: page sources, create, the operations, stats, check
+ *
+ * Memory comes in segments: 2^seg_shift bytes aligned to their size, taken
+ * from a page source (a buddy instance over the region, or the OS). A small
+ * segment is cut into page slots: a small class's page takes one slot, a
+ * medium class's page a run of them; a large segment is a single page of
+ * big blocks; a huge block is its own page-source block and
+ * is the only kind of block whose address is segment aligned. So for any
+ * block p: seg = p & ~(seg_size - 1) finds the segment header unless p is
+ * segment aligned (huge), and the page is seg->pages[(p - seg) >> page_shift].
+ *
+ * Each page has three free lists: free (malloc pops it, owner only),
+ * local_free (the owner's frees) and xthread_free (an atomic stack other
+ * threads push on). The owner's fast paths use no atomic operation.
+ *
+ * Each thread has one record (found through the platform's 8-byte thread
+ * slot) and one heap per instance it uses; the record caches the heap of
+ * the last instance used. The slot holds the record's offset from the
+ * static empty record, so a thread that never allocated (slot NULL) reads
+ * the empty record, whose empty heap matches no instance and whose direct
+ * slots all hold the empty page: the fast path falls into the slow path
+ * with no initialisation test.
+ */
+#ifndef HK_SHARD_H
+#define HK_SHARD_H
+
+#include "core/internal.h"
+
+/* --- Constants ---------------------------------------------------------------
+ * Base shifts; everything else derives from them. */
+#define SHARD_GRANULE_SHIFT 4                                 /* block sizes step 16 B: max_align_t */
+#define SHARD_GRANULE (1u << SHARD_GRANULE_SHIFT)             /* 16 */
+#define SHARD_LINEAR_SHIFT 7                                  /* linear classes up to 128 B */
+#define SHARD_LINEAR_MAX (1u << SHARD_LINEAR_SHIFT)           /* 128 */
+#define SHARD_NR_LINEAR (SHARD_LINEAR_MAX / SHARD_GRANULE)    /* 8: bins 1..8 = 16..128 */
+#define SHARD_STEP_SHIFT 3                                    /* 8 classes per doubling above */
+#define SHARD_STEPS (1u << SHARD_STEP_SHIFT)                  /* 8: waste < 1/8 = 12.5% */
+#define SHARD_DIRECT_SHIFT 10                                 /* fast-path sizes up to 1 KiB */
+#define SHARD_DIRECT_MAX (1u << SHARD_DIRECT_SHIFT)           /* 1024 */
+#define SHARD_DIRECT_SLOTS ((SHARD_DIRECT_MAX >> SHARD_GRANULE_SHIFT) + 1) /* 65: by granule */
+
+#define SHARD_SEG_SHIFT_MIN 14                                /* 16 KiB: fits a 64 KiB region */
+#define SHARD_SEG_SHIFT_MAX 22                                /* 4 MiB */
+#define SHARD_SEG_SHIFT_OS SHARD_SEG_SHIFT_MAX                /* 4 MiB over the OS */
+#define SHARD_SEG_SHIFT_REGION_MAX 20                         /* 1 MiB over a fixed region */
+#define SHARD_REGION_SEGS_SHIFT 5                             /* region >= 32 segments when it can */
+#define SHARD_PAGE_SHIFT_MIN 11                               /* small pages 2 KiB .. */
+#define SHARD_PAGE_SHIFT_MAX 16                               /* .. 64 KiB */
+#define SHARD_SEG_PAGES_SHIFT 4                               /* a segment is 16 pages when it can */
+#define SHARD_MAX_PAGES (1u << (SHARD_SEG_SHIFT_MAX - SHARD_PAGE_SHIFT_MAX)) /* 64 page slots */
+#define SHARD_SMALL_FRAC_SHIFT 2                              /* small classes <= page / 4 */
+#define SHARD_MEDIUM_FRAC_SHIFT 3                             /* medium classes <= segment / 8 */
+#define SHARD_MEDIUM_BLOCKS_SHIFT 2                           /* a medium page holds >= 4 blocks */
+#define SHARD_LARGE_FRAC_SHIFT 2                              /* large classes <= segment / 4 */
+#define SHARD_LARGE_MAX_MAX (1u << (SHARD_SEG_SHIFT_MAX - SHARD_LARGE_FRAC_SHIFT)) /* 1 MiB */
+#define SHARD_EXTEND_BYTES 4096u                              /* free list grows 4 KiB at a time */
+#define SHARD_CACHE_OS 0                                      /* empty segments kept over the OS */
+#define SHARD_HUGE_HDR 64u                                    /* header before an OS huge block */
+#define SHARD_HUGE_CACHE 8                                    /* freed OS huge mappings kept .. */
+#define SHARD_HUGE_CACHE_BYTES ((size_t)64 << 20)             /* .. up to 64 MiB in all */
+
+/* Bin of a size: 1..8 linear, then SHARD_STEPS per doubling. Size >= 1. */
+static inline unsigned shard_bin_of(size_t size)
+{
+	if (size <= SHARD_LINEAR_MAX)
+		return (unsigned)((size + SHARD_GRANULE - 1) >> SHARD_GRANULE_SHIFT);
+	unsigned k = hk_log2(size - 1);
+	return SHARD_NR_LINEAR + (k - SHARD_LINEAR_SHIFT) * SHARD_STEPS +
+	       (unsigned)(((size - 1) >> (k - SHARD_STEP_SHIFT)) & (SHARD_STEPS - 1)) + 1;
+}
+
+/* Block size of bin b >= 1: the largest size with shard_bin_of(size) == b. */
+static inline size_t shard_bin_size(unsigned b)
+{
+	if (b <= SHARD_NR_LINEAR)
+		return (size_t)b << SHARD_GRANULE_SHIFT;
+	unsigned j = b - SHARD_NR_LINEAR - 1, k = SHARD_LINEAR_SHIFT + j / SHARD_STEPS;
+	return ((size_t)1 << k) + ((size_t)(j % SHARD_STEPS + 1) << (k - SHARD_STEP_SHIFT));
+}
+
+#define SHARD_NR_BINS 113   /* bins 0..112; bin 0 unused, 112 = 1 MiB */
+_Static_assert(SHARD_LINEAR_MAX == SHARD_NR_LINEAR * SHARD_GRANULE, "linear classes step by a granule");
+_Static_assert(SHARD_LARGE_MAX_MAX == 1u << 20, "largest class 1 MiB");
+_Static_assert(SHARD_NR_BINS == SHARD_NR_LINEAR + (20 - SHARD_LINEAR_SHIFT) * SHARD_STEPS + 1,
+	       "bins cover up to SHARD_LARGE_MAX_MAX");
+_Static_assert(SHARD_MAX_PAGES <= 64, "page slots fit a 64-bit mask");
+_Static_assert(SHARD_DIRECT_SLOTS == 65, "direct slots: granules 0..64");
+_Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment has 4 pages at least");
+
+/* --- Blocks and pages ------------------------------------------------------ */
+
+/* A free block: its first word links the list it is on. */
+struct shard_block {
+	struct shard_block *next;
+};
+
+#define PAGE_IN_FULL 1u      /* found without a free block: at the back of its bin's queue */
+#define PAGE_HAS_ALIGNED 2u  /* an aligned block inside: free finds the block start */
+#define PAGE_CONT 4u         /* a continuation slot of a medium page: the head is slots back */
+
+/*
+ * A page: one size class's blocks in [start, start + reserved * block_size).
+ * A medium page spans several slots; the headers of the slots after the
+ * first say PAGE_CONT and how far back the head is (so free goes slow).
+ * Invariants: a block is on at most one of free, local_free, xthread_free;
+ * used = capacity - (blocks on free + local_free); blocks on xthread_free
+ * still count as used until the owner collects them. free, local_free, used,
+ * capacity, flags, next/prev are touched only by the owning thread (or under
+ * the instance lock while the segment is abandoned); others only push on
+ * xthread_free. bin == 0 iff the page slot is unused.
+ */
+struct shard_page {
+	struct shard_block *free;        /* malloc pops here; NULL sends it to the slow path */
+	struct shard_block *local_free;  /* the owner's frees */
+	uintptr_t xthread_free;          /* other threads' frees: atomic stack of blocks */
+	uint32_t used;                   /* blocks handed out and not back on free/local_free */
+	uint32_t capacity;               /* blocks carved so far (lists grow lazily) */
+	uint32_t reserved;               /* blocks that fit */
+	uint8_t flags;                   /* PAGE_IN_FULL | PAGE_HAS_ALIGNED: free goes slow */
+	uint8_t bin;                     /* size class; 0 while the slot is unused */
+	uint8_t index;                   /* slot in its segment */
+	uint8_t slots;                   /* head: slots it spans; continuation: distance to the head */
+	size_t block_size;               /* bytes per block */
+	struct shard_page *next;         /* its bin's queue */
+	struct shard_page *prev;
+};
+_Static_assert(sizeof(struct shard_page) == 64, "a page header is one cache line");
+
+/* flags change only by the owner, but others read them: relaxed atomics. */
+hk_inline unsigned page_flags(const struct shard_page *pg) { return __atomic_load_n(&pg->flags, __ATOMIC_RELAXED); }
+hk_inline void page_flags_set(struct shard_page *pg, unsigned f)
+{
+	__atomic_store_n(&pg->flags, (uint8_t)f, __ATOMIC_RELAXED);
+}
+
+/* --- Segments ---------------------------------------------------------------- */
+
+#define SEG_SMALL 1     /* nr_pages pages of 2^page_shift */
+#define SEG_LARGE 2     /* one page spanning the segment */
+#define SEG_ABANDONED ((uintptr_t)1)   /* owner of a segment no thread owns */
+
+/*
+ * A segment's header, at its (segment-aligned) start; page 0's blocks begin
+ * after it. Invariants: owner == heap->thread's encoding, or SEG_ABANDONED
+ * with heap == NULL and the segment on the instance's abandoned list;
+ * free_mask has bit i iff pages[i].bin == 0; a small segment is on its heap's
+ * small_segs list iff free_mask != 0. Fields other than owner change only
+ * by the owner or under the instance lock while abandoned.
+ */
+struct shard_segment {
+	uintptr_t owner;                 /* owning thread's encoding; SEG_ABANDONED */
+	struct shard_heap *heap;         /* owning heap, NULL while abandoned */
+	uint8_t kind;                    /* SEG_SMALL or SEG_LARGE */
+	uint8_t page_shift;              /* log2 of a page: small pages, or the segment */
+	uint16_t nr_pages;               /* page slots */
+	uint32_t pad;
+	uint64_t free_mask;              /* bit i: page slot i unused */
+	struct shard_segment *next;      /* heap's small_segs, or the abandoned list */
+	struct shard_segment *prev;
+	struct shard_segment *all_next;  /* every segment of the instance (lock) */
+	struct shard_segment *all_prev;
+	struct shard_page pages[];       /* nr_pages page headers */
+};
+_Static_assert(sizeof(struct shard_segment) == 64, "page headers stay cache aligned");
+
+/* --- Heaps and thread records ---------------------------------------------- */
+
+/* A doubly linked queue of pages. */
+struct shard_pq {
+	struct shard_page *first;
+	struct shard_page *last;
+};
+
+/*
+ * One thread's heap in one instance. Only its thread touches it, except
+ * the instance's lists (inst_next) under the instance lock and the
+ * read-only counters stats reads. direct[g] is the first page of the bin of
+ * size g * 16 (or the empty page); bins[b] holds the pages of bin b: those
+ * with room (perhaps) first, then the nr_full[b] found without a free block.
+ */
+struct shard_heap {
+	struct shard *inst;                       /* the instance; NULL in the empty heap */
+	uint64_t nr_allocs;                       /* blocks handed out from pages */
+	struct shard_page *direct[SHARD_DIRECT_SLOTS]; /* fast path: granule -> page */
+	struct shard_thread *thread;              /* owning thread record */
+	uintptr_t owner;                          /* that record's encoding, stamped on segments */
+	struct shard_heap *thread_next;           /* the thread's other heaps (record lock) */
+	struct shard_heap *inst_next;             /* the instance's heaps (instance lock) */
+	struct shard_segment *small_segs;         /* owned small segments with a free slot */
+	struct shard_pq bins[SHARD_NR_BINS];      /* pages by size class */
+	uint32_t nr_full[SHARD_NR_BINS];          /* full pages at the back of each queue */
+	uint32_t fresh[SHARD_NR_BINS];            /* pages made since the bin's full ones were rescanned */
+};
+
+/*
+ * A thread's record: lives outside every instance (a process-wide pool) so
+ * a destroyed instance leaves no dangling pointer in any thread. heap is
+ * read by the fast path (relaxed) and reset by hk_destroy; heaps is the
+ * chain through heap->thread_next, guarded by lock.
+ */
+struct shard_thread {
+	struct shard_heap *heap;                  /* heap of the last instance used; never NULL */
+	struct shard_heap *heaps;                 /* all this thread's heaps */
+	hk_lock_t lock;                           /* guards heaps, against hk_destroy */
+	uint32_t armed;                           /* exit notification armed */
+	uintptr_t slot;                           /* what the thread's slot holds (0: not set) */
+	struct shard_thread *pool_next;           /* free records */
+};
+
+extern const struct shard_thread _hk_shard_empty_thread;
+extern const struct shard_heap _hk_shard_empty_heap;     /* its thread: the empty record */
+extern const struct shard_page _hk_shard_empty_page;
+
+/*
+ * What the thread slot holds: the offset of the thread's record from the
+ * empty record, so NULL means the empty record. In a single-instance build
+ * (HK_SHARD_SINGLE: the drop-in, where only the OS instance exists) it is
+ * the offset of the thread's one heap from the empty heap instead, saving
+ * the fast path a load and the instance test. Segments are stamped with the
+ * owner's slot value, so free tests ownership against the slot directly.
+ */
+hk_inline uintptr_t shard_thread_self(void) { return (uintptr_t)_hk_thread_slot_get(); }
+
+#if defined(HK_SHARD_SINGLE) && HK_SHARD_SINGLE
+hk_inline struct shard_heap *shard_heap_current(void)
+{
+	return (struct shard_heap *)((uintptr_t)&_hk_shard_empty_heap + shard_thread_self());
+}
+hk_inline struct shard_thread *shard_thread_current(void) { return shard_heap_current()->thread; }
+hk_inline uintptr_t shard_slot_value(struct shard_thread *t, struct shard_heap *h)
+{
+	(void)t;
+	return (uintptr_t)h - (uintptr_t)&_hk_shard_empty_heap;
+}
+#define SHARD_HEAP_MATCHES(h, sh) ((void)(sh), 1)
+#else
+hk_inline struct shard_thread *shard_thread_current(void)
+{
+	return (struct shard_thread *)((uintptr_t)&_hk_shard_empty_thread + shard_thread_self());
+}
+hk_inline struct shard_heap *shard_heap_current(void)
+{
+	return __atomic_load_n(&shard_thread_current()->heap, __ATOMIC_RELAXED);
+}
+hk_inline uintptr_t shard_slot_value(struct shard_thread *t, struct shard_heap *h)
+{
+	(void)h;
+	return (uintptr_t)t - (uintptr_t)&_hk_shard_empty_thread;
+}
+#define SHARD_HEAP_MATCHES(h, sh) ((h)->inst == (sh))
+#endif
+
+/* --- The instance ---------------------------------------------------------- */
+
+/*
+ * Geometry is fixed at create: seg_shift, page_shift and the class limits.
+ * Everything from lock down is guarded by it; the rest never changes.
+ */
+struct shard {
+	struct hk_alloc base;                /* must be first */
+	uintptr_t seg_mask;                  /* ~(seg_size - 1) */
+	size_t seg_size;                     /* 2^seg_shift */
+	size_t seg_header;                   /* bytes of page 0 the header takes */
+	size_t small_max;                    /* largest class in one-slot pages */
+	size_t medium_max;                   /* largest class in multi-slot pages */
+	size_t large_max;                    /* largest class in large segments */
+	unsigned seg_shift;                  /* log2 seg_size */
+	unsigned page_shift;                 /* log2 of a small page */
+	unsigned nr_pages;                   /* small pages per segment */
+	unsigned large_bin;                  /* bin of large_max: last bin used */
+	struct hk_page_source *src;          /* where segments and huge blocks come from */
+	struct hk_page_source region_src;    /* the buddy as a page source (fixed region) */
+	hk_alloc_t *buddy;                   /* fixed region: the buddy instance; NULL: OS */
+	size_t cache_max;                    /* empty segments kept for reuse */
+	hk_lock_t lock;
+	struct shard_segment *segments;      /* every segment (all_next) */
+	struct shard_segment *abandoned;     /* segments of exited threads (next) */
+	struct shard_segment *cache;         /* empty segments kept (next) */
+	size_t nr_cached;
+	struct shard_heap *heaps;            /* live heaps (inst_next) */
+	struct shard_heap *heap_pool;        /* free heap structs (inst_next) */
+	struct shard_heap *first_heap;       /* the heap carved with the instance */
+	uint64_t gone_allocs;                /* nr_allocs of heaps that are gone */
+	size_t bytes_managed;                /* create + addmem */
+	size_t peak_bytes;                   /* highest bytes_in_use seen by stats */
+	size_t huge_live, huge_bytes;        /* live huge blocks and their bytes (atomic) */
+	uint64_t huge_allocs;                /* huge blocks ever handed out (atomic) */
+	bool os_zero;                        /* fresh page-source memory is zero */
+	unsigned nr_huge_cached;             /* entries in huge_cache (lock) */
+	size_t huge_cached_bytes;            /* their bytes (lock) */
+	struct shard_huge_span {
+		void *base;                  /* what map returned */
+		size_t map_len;              /* its length */
+		size_t align;                /* its alignment */
+	} huge_cache[SHARD_HUGE_CACHE];      /* freed OS huge mappings (lock) */
+};
+
+/* --- Shared inside shard ------------------------------------------------------ */
+
+/* page.c */
+hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size);
+hk_noinline void _hk_shard_free_slow(struct shard *sh, void *p);
+hk_noinline void _hk_shard_page_emptied(struct shard_page *pg);
+void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size);
+size_t _hk_shard_usable(struct shard *sh, void *p);
+void *_hk_shard_realloc(struct shard *sh, void *p, size_t size);
+void *_hk_shard_calloc(struct shard *sh, size_t size);
+struct shard_segment *_hk_shard_segment_of(struct shard *sh, const void *p);
+struct shard_page *_hk_shard_page_of(struct shard_segment *seg, const void *p);
+void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, struct shard_segment *seg,
+				    struct shard_page *pg);
+void _hk_shard_page_collect(struct shard_page *pg);
+void _hk_shard_heap_collect(struct shard_heap *h, bool all);
+void _hk_shard_segment_release(struct shard *sh, struct shard_segment *seg);
+void _hk_shard_page_free(struct shard_heap *h, struct shard_page *pg);
+void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg);
+void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg);
+
+/* huge.c */
+void *_hk_shard_huge_alloc(struct shard *sh, size_t align, size_t size, bool *fresh);
+size_t _hk_shard_huge_usable(struct shard *sh, void *p);
+void _hk_shard_huge_free(struct shard *sh, void *p);
+
+/* heap.c */
+hk_noinline struct shard_heap *_hk_shard_heap_get(struct shard *sh);
+void _hk_shard_heap_abandon(struct shard_heap *h);
+bool _hk_shard_reclaim_one(struct shard_heap *h);
+void _hk_shard_abandoned_collect(struct shard *sh);
+void _hk_shard_reclaim_all(struct shard *sh);
+struct shard_heap *_hk_shard_heap_find(struct shard *sh);
+void _hk_shard_heaps_detach(struct shard *sh);
+void _hk_shard_records_lock(bool take);
+struct shard_heap *_hk_shard_heap_alloc(struct shard *sh);
+void _hk_shard_heap_init(struct shard_heap *h, struct shard *sh);
+
+/* shard.c */
+void *_hk_shard_meta_alloc(struct shard *sh, size_t size);
+void _hk_shard_meta_free(struct shard *sh, void *p, size_t size);
+extern struct shard _hk_shard_os;          /* the instance over OS pages (drop-in) */
+hk_noinline bool _hk_shard_os_ensure(void);
+hk_alloc_t *_hk_shard_os_instance(void);
+void _hk_shard_fork_prepare(void);
+void _hk_shard_fork_parent(void);
+void _hk_shard_fork_child(void);
+
+/* --- Fast paths ------------------------------------------------------------------
+ * A user of the fast paths may name its own slow-path wrappers (the drop-in
+ * keeps errno across free's slow path this way). */
+#ifndef HK_SHARD_MALLOC_SLOW
+#define HK_SHARD_MALLOC_SLOW _hk_shard_malloc_slow
+#endif
+#ifndef HK_SHARD_FREE_SLOW
+#define HK_SHARD_FREE_SLOW _hk_shard_free_slow
+#endif
+#ifndef HK_SHARD_PAGE_EMPTIED
+#define HK_SHARD_PAGE_EMPTIED _hk_shard_page_emptied
+#endif
+
+
+/* malloc: pop the free list of the page for this size class. */
+hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
+{
+	struct shard_heap *h = shard_heap_current();
+	if (hk_likely(size <= SHARD_DIRECT_MAX && SHARD_HEAP_MATCHES(h, sh))) {
+		struct shard_page *pg = h->direct[(size + SHARD_GRANULE - 1) >> SHARD_GRANULE_SHIFT];
+		struct shard_block *b = pg->free;
+		if (hk_likely(b != NULL)) {
+			pg->free = b->next;
+			pg->used++;
+			h->nr_allocs++;
+			return b;
+		}
+	}
+	return HK_SHARD_MALLOC_SLOW(sh, size);
+}
+
+/*
+ * free: the owner pushes on the page's local list; everything else (another
+ * thread's block, a full or aligned page, a huge block, NULL) is slow.
+ */
+hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask)
+{
+	uintptr_t base = (uintptr_t)p & seg_mask;
+	if (hk_likely(base != (uintptr_t)p)) {
+		struct shard_segment *seg = (struct shard_segment *)base;
+		struct shard_page *pg = &seg->pages[((uintptr_t)p - base) >> seg->page_shift];
+		if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() &&
+			      page_flags(pg) == 0)) {
+			struct shard_block *b = p;
+			b->next = pg->local_free;
+			pg->local_free = b;
+			if (hk_unlikely(--pg->used == 0))
+				HK_SHARD_PAGE_EMPTIED(pg);
+			return;
+		}
+	}
+	HK_SHARD_FREE_SLOW(sh, p);
+}
+
+hk_inline void _hk_shard_free(struct shard *sh, void *p) { _hk_shard_free_masked(sh, p, sh->seg_mask); }
+
+#endif /* HK_SHARD_H */

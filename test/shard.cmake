@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: MIT
+# The shard backend's tests (test/shard.c, one ctest each: shard-NAME) and the
+# drop-in's (test/dropin*.c, test/dropin*.sh: dropin-NAME).
+if(EXISTS ${PROJECT_SOURCE_DIR}/src/shard/shard.c)
+  add_executable(test-shard test/shard.c)
+  target_link_libraries(test-shard PRIVATE hkalloc)
+  foreach(name tiny-grow whole-2mib instances16 before-threads thread-exit destroy-detach classes aligned
+          threads-migrate)
+    add_test(NAME shard-${name} COMMAND test-shard ${name})
+    set_tests_properties(shard-${name} PROPERTIES LABELS "shard;unit;tsan" TIMEOUT 120)
+  endforeach()
+endif()
+
+# --- The drop-in (not in sanitized builds: the sanitizer owns malloc there) --------------
+if(TARGET heapkit_dropin AND NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUILD_TYPE_UC STREQUAL "TSAN")
+  add_executable(dropin-test test/dropin.c)
+  target_link_libraries(dropin-test PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+  target_include_directories(dropin-test PRIVATE ${PROJECT_SOURCE_DIR}/test)
+  target_compile_options(dropin-test PRIVATE -fno-builtin)
+  add_test(NAME dropin-semantics COMMAND dropin-test)
+  add_test(NAME dropin-glibc-reference COMMAND dropin-test --any)
+  set_tests_properties(dropin-semantics PROPERTIES LABELS "dropin;unit" TIMEOUT 120
+    ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin>")
+  set_tests_properties(dropin-glibc-reference PROPERTIES LABELS "dropin;unit" TIMEOUT 120)
+
+  add_executable(dropin-fork test/dropin_fork.c)
+  target_link_libraries(dropin-fork PRIVATE Threads::Threads)
+  add_test(NAME dropin-fork COMMAND dropin-fork 30)
+  set_tests_properties(dropin-fork PROPERTIES LABELS "dropin" TIMEOUT 120
+    ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin>")
+  if(TARGET heapkit_dropin_checked)
+    add_test(NAME dropin-checked-semantics COMMAND dropin-test)
+    set_tests_properties(dropin-checked-semantics PROPERTIES LABELS "dropin;unit" TIMEOUT 120
+      ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin_checked>")
+  endif()
+
+  add_test(NAME dropin-programs
+    COMMAND ${PROJECT_SOURCE_DIR}/test/dropin_programs.sh $<TARGET_FILE:heapkit_dropin>
+            ${CMAKE_BINARY_DIR}/dropin-programs)
+  set_tests_properties(dropin-programs PROPERTIES LABELS "dropin" TIMEOUT 300)
+endif()
