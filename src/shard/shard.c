@@ -236,7 +236,18 @@ static size_t shard_op_availmem(hk_alloc_t *a)
 static size_t shard_op_maxalloc(hk_alloc_t *a)
 {
 	struct shard *sh = to_shard(a);
-	size_t m = sh->buddy ? hk_maxalloc(sh->buddy) : HK_MAX_REQUEST;
+	size_t m = HK_MAX_REQUEST;
+	if (sh->buddy) {
+		/*
+		 * Segments and huge blocks are segment-aligned buddy blocks, and the
+		 * buddy's maxalloc is its longest free run, wherever it starts. A run
+		 * of m bytes holds a naturally aligned block of the largest power of
+		 * two <= m / 2, which the buddy keeps as one free block: that much a
+		 * request is sure to get.
+		 */
+		m = hk_maxalloc(sh->buddy);
+		m = m >= 2 * HK_PAGE_SIZE ? (size_t)1 << hk_log2(m / 2) : 0;
+	}
 	if (m >= sh->seg_size)
 		return m;
 	/* No room for a segment-aligned block: only what free page slots can serve. */
