@@ -160,3 +160,16 @@ if(HK_VALGRIND_EXE AND NOT HK_STRESS_SANITIZED)
       ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:${HK_DROPIN}>")
   endif()
 endif()
+
+# The kept fuzz corpus, replayed by a plain gcc build of the fuzz target
+# against the backends the fuzzer picks, and against mimalloc alone (too big
+# for the fuzzer's region, and it never gives its region back).
+add_executable(fuzz-corpus test/fuzz/fuzz_heap.c)
+target_compile_definitions(fuzz-corpus PRIVATE HK_FUZZ_STANDALONE=1)
+target_link_libraries(fuzz-corpus PRIVATE hkalloc)
+add_test(NAME fuzz-corpus COMMAND fuzz-corpus ${PROJECT_SOURCE_DIR}/test/fuzz/corpus)
+set_tests_properties(fuzz-corpus PROPERTIES LABELS fuzz)
+if(HK_HAVE_MIMALLOC_BACKEND)
+  add_test(NAME fuzz-corpus-mimalloc COMMAND fuzz-corpus ${PROJECT_SOURCE_DIR}/test/fuzz/corpus)
+  set_tests_properties(fuzz-corpus-mimalloc PROPERTIES LABELS "fuzz;mimalloc" ENVIRONMENT HK_FUZZ_ONLY=mimalloc)
+endif()

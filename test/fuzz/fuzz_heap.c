@@ -10,7 +10,16 @@
  * hk_checked_create), byte 1 the region size, then operations (an opcode
  * byte and its arguments) until the input ends. Built and run by run.sh.
  * HK_FUZZ_SKIP="name name" leaves backends out (to triage one bug at a time);
+ * HK_FUZZ_ONLY=name fuzzes that backend alone, whatever region it needs;
  * HK_FUZZ_TRACE=1 prints every step.
+ *
+ * A backend that keeps its region after destroy (mimalloc: no HK_CAP_RELEASE)
+ * gets one instance over its own mapping for the whole process, reused by
+ * every input, instead of a fresh instance over the static region.
+ *
+ * Built with -DHK_FUZZ_STANDALONE (the fuzz-corpus tests, gcc) it is a plain
+ * program that replays the inputs named on its command line (files or
+ * folders), so the kept corpus runs against every backend in `make test`.
  */
 #define _GNU_SOURCE
 #include <heapkit.h>
@@ -21,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define REGION_MAX ((size_t)8 << 20)   /* backends needing more are not fuzzed */
 #define NR_SLOTS 32                    /* live blocks the shadow model tracks */
@@ -224,6 +234,28 @@ static void step(struct input *in, unsigned op)
 
 /* --- The entry point ------------------------------------------------------------ */
 
+/* The one instance of a backend that never gives its region back, made on first use. */
+static hk_alloc_t *persistent_instance(const struct hk_backend *b)
+{
+	static const struct hk_backend *made_for[32];
+	static hk_alloc_t *made[32];
+	for (int i = 0; i < 32 && made_for[i]; i++)
+		if (made_for[i] == b)
+			return made[i];
+	for (int i = 0; i < 32; i++) {
+		if (made_for[i])
+			continue;
+		size_t len = b->min_region > REGION_MAX ? b->min_region : REGION_MAX;
+		void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (mem == MAP_FAILED)
+			return NULL;
+		made_for[i] = b;
+		made[i] = hk_create(b->name, mem, len);
+		return made[i];
+	}
+	return NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size, 0 };
@@ -233,10 +265,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The backends small enough for the region. */
 	const struct hk_backend *eligible[32];
 	size_t n = 0;
-	const char *skip = getenv("HK_FUZZ_SKIP");
+	const char *skip = getenv("HK_FUZZ_SKIP"), *only = getenv("HK_FUZZ_ONLY");
 	for (size_t i = 0; i < hk_backend_count() && n < 32; i++) {
 		const struct hk_backend *b = hk_backend_at(i);
-		if (b->min_region <= REGION_MAX / 2 && !(skip && strstr(skip, b->name)))
+		if (only ? !strcmp(only, b->name)
+			 : b->min_region <= REGION_MAX / 2 && !(skip && strstr(skip, b->name)))
 			eligible[n++] = b;
 	}
 	if (!n)
@@ -246,7 +279,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = ((size_t)(next8(&in) % 64) + 1) * (64 << 10);
 	if (len < b->min_region)
 		len = b->min_region;
-	hk_alloc_t *inner = hk_create(b->name, region, len);
+	bool keeps_region = !(b->caps & HK_CAP_RELEASE);
+	hk_alloc_t *inner = keeps_region ? persistent_instance(b) : hk_create(b->name, region, len);
 	if (!inner)
 		return 0;
 	is_checked = pick & 128;
@@ -278,6 +312,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (heap != inner)
 		hk_destroy(heap);
-	hk_destroy(inner);
+	if (!keeps_region)
+		hk_destroy(inner);
 	return 0;
 }
+
+#ifdef HK_FUZZ_STANDALONE
+#include <dirent.h>
+
+/* Replay one input file; 0, or -1 if it cannot be read. */
+static int replay_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	static uint8_t buf[1 << 16];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	LLVMFuzzerTestOneInput(buf, n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int inputs = 0;
+	for (int i = 1; i < argc; i++) {
+		DIR *d = opendir(argv[i]);
+		if (!d) {
+			inputs += replay_file(argv[i]) == 0;
+			continue;
+		}
+		for (struct dirent *e; (e = readdir(d));) {
+			char path[4096];
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
+			inputs += replay_file(path) == 0;
+		}
+		closedir(d);
+	}
+	printf("fuzz-corpus: %d inputs replayed%s%s, no failure\n", inputs, getenv("HK_FUZZ_ONLY") ? " on " : "",
+	       getenv("HK_FUZZ_ONLY") ? getenv("HK_FUZZ_ONLY") : "");
+	return inputs ? 0 : 1;
+}
+#endif
