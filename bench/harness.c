@@ -383,3 +383,16 @@ void hkb_alloc_from_hk(struct hkb_alloc *out, hk_alloc_t *a)
 		.held_kb = hk_ctx_held_kb,
 	};
 }
+
+int hkb_run_workers(struct hkb_run *r, unsigned n, void (*fn)(void *worker))
+{
+	struct hkb_worker w[256];
+	if (n > 256)
+		return hkb_fail(r, "more than 256 workers", NULL, n);
+	for (unsigned i = 0; i < n; i++)
+		w[i] = (struct hkb_worker){ r, i };
+	double t0 = hkb_now(r);
+	int rc = hkb_run_threads(r, n, fn, w, sizeof w[0]);
+	r->seconds = hkb_now(r) - t0;
+	return rc;
+}

@@ -244,6 +244,19 @@ void hkb_busy_work(long long units);
  */
 int hkb_run_threads(struct hkb_run *r, unsigned n, void (*fn)(void *), void *args, size_t stride);
 
+/* A worker of hkb_run_workers: the run and the worker's number. */
+struct hkb_worker {
+	struct hkb_run *r;
+	unsigned id;
+};
+
+/*
+ * The common shape of a threaded workload: fn on n workers (n <= 256), each
+ * given its struct hkb_worker, all released at once; r->seconds is set to
+ * their time. Returns as hkb_run_threads.
+ */
+int hkb_run_workers(struct hkb_run *r, unsigned n, void (*fn)(void *worker));
+
 /* The clock, in seconds. */
 static inline double hkb_now(const struct hkb_run *r) { return (double)r->env->now_ns() * 1e-9; }
 

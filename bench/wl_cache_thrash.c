@@ -16,14 +16,9 @@ static const struct hkb_param params[] = {
 	[P_REPS] = { "repetitions", HKB_INT, 400, 1, 100000000, "passes writing each block" },
 };
 
-struct worker {
-	struct hkb_run *r;
-	unsigned id;
-};
-
 static void worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct hkb_worker *w = arg;
 	struct hkb_run *r = w->r;
 	size_t size = (size_t)r->p[P_SIZE];
 	for (long long i = 0, n = r->p[P_ITER]; i < n && !hkb_failed(r); i++) {
@@ -50,12 +45,7 @@ static void worker_main(void *arg)
 static int thrash_run(struct hkb_run *r)
 {
 	unsigned n = (unsigned)r->p[P_THREADS];
-	struct worker w[256];
-	for (unsigned i = 0; i < n; i++)
-		w[i] = (struct worker){ r, i };
-	double t0 = hkb_now(r);
-	hkb_run_threads(r, n, worker_main, w, sizeof w[0]);
-	r->seconds = hkb_now(r) - t0;
+	hkb_run_workers(r, n, worker_main);
 	r->throughput = (double)r->p[P_ITER] * n / r->seconds / 1e3;
 	return 0;
 }

@@ -16,11 +16,6 @@ static const struct hkb_param params[] = {
 	[P_SEED] = { "seed", HKB_INT, 1, 0, 1ll << 40, "random seed" },
 };
 
-struct worker {
-	struct hkb_run *r;
-	unsigned id;
-};
-
 struct slot {
 	void *p;
 	size_t size;
@@ -29,7 +24,7 @@ struct slot {
 
 static void worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct hkb_worker *w = arg;
 	struct hkb_run *r = w->r;
 	size_t ws = (size_t)r->p[P_WSET], max = (size_t)r->p[P_MAX];
 	uint64_t rng = hkb_seed((uint64_t)r->p[P_SEED], w->id);
@@ -62,12 +57,7 @@ static void worker_main(void *arg)
 static int thread_run(struct hkb_run *r)
 {
 	unsigned n = (unsigned)r->p[P_THREADS];
-	struct worker w[256];
-	for (unsigned i = 0; i < n; i++)
-		w[i] = (struct worker){ r, i };
-	double t0 = hkb_now(r);
-	hkb_run_threads(r, n, worker_main, w, sizeof w[0]);
-	r->seconds = hkb_now(r) - t0;
+	hkb_run_workers(r, n, worker_main);
 	r->throughput = (double)r->p[P_ITER] * n * 2 / r->seconds / 1e6;
 	return 0;
 }
