@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+/*
+ * heapkit's all-in-one benchmark image for Unikraft: the benchmark library
+ * (bench/) linked into a unikernel, driven by the kernel command line
+ * (after "--"):
+ *
+ *   list
+ *   run WORKLOAD [alloc=boot|buddy|tlsf|shard|region] [heap_mb=N] [reps=N]
+ *                [tiny] [key=value ...]
+ *   test                      every workload, tiny, on the boot allocator
+ *                             (but replay, which needs a trace file)
+ *
+ * alloc=boot (the default) measures the boot allocator through ukalloc
+ * (uk_malloc & co.: what the application's malloc reaches), heapkit's or
+ * Unikraft's own; alloc=NAME measures a private heapkit instance of that
+ * backend over heap_mb MiB taken from the boot allocator with uk_palloc.
+ * Results are printed as CSV rows in hkbench's format, between
+ * "--- hkbench csv begin" and "--- hkbench csv end".
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uk/config.h>
+#include <uk/alloc.h>
+#include <uk/heapkit.h>
+#include <uk/plat/time.h>
+#include <uk/sched.h>
+#include <uk/thread.h>
+#if CONFIG_LIBMUSL
+#include <pthread.h>
+#endif
+
+#include "harness.h"
+
+/* --- Numbers without %f (nolibc's printf has none) ------------------------------ */
+
+/* v >= 0 with `decimals` digits after the point, into buf. */
+static const char *fmt_fixed(char *buf, size_t len, double v, unsigned decimals)
+{
+	unsigned long long scale = 1, whole, frac;
+
+	for (unsigned i = 0; i < decimals; i++)
+		scale *= 10;
+	if (v < 0)
+		v = 0;
+	whole = (unsigned long long)v;
+	frac = (unsigned long long)((v - (double)whole) * (double)scale + 0.5);
+	if (frac >= scale) {
+		whole++;
+		frac -= scale;
+	}
+	snprintf(buf, len, "%llu.%0*llu", whole, (int)decimals, frac);
+	return buf;
+}
+
+/* --- The host: clock, threads --------------------------------------------------- */
+
+static uint64_t env_now_ns(void) { return (uint64_t)ukplat_monotonic_clock(); }
+static void env_yield(void) { uk_sched_yield(); }
+static void env_sleep_ms(unsigned ms) { uk_sched_thread_sleep((__nsec)ms * 1000000); }
+static long env_mem_held_kb(void) { return -1; }
+
+/*
+ * Thread records come from a static pool, not from an allocator: the boot
+ * allocator may be the one under test. Invariant: used is set from spawn
+ * until join returns.
+ */
+#define MAX_THREADS 128
+struct bthread {
+	void (*fn)(void *arg);       /* what the thread runs */
+	void *arg;
+	int used;                    /* record taken (atomic) */
+	int done;                    /* fn returned (atomic) */
+#if CONFIG_LIBMUSL
+	pthread_t tid;
+#endif
+};
+static struct bthread threads[MAX_THREADS];
+
+static struct bthread *bthread_take(void)
+{
+	for (unsigned i = 0; i < MAX_THREADS; i++) {
+		int zero = 0;
+
+		if (__atomic_compare_exchange_n(&threads[i].used, &zero, 1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return &threads[i];
+	}
+	return NULL;
+}
+
+#if CONFIG_LIBMUSL
+static void *bthread_main(void *p)
+{
+	struct bthread *t = p;
+
+	t->fn(t->arg);
+	return NULL;
+}
+
+static int env_spawn(hkb_thread_t *out, void (*fn)(void *), void *arg)
+{
+	struct bthread *t = bthread_take();
+
+	if (!t)
+		return -1;
+	t->fn = fn;
+	t->arg = arg;
+	if (pthread_create(&t->tid, NULL, bthread_main, t)) {
+		__atomic_store_n(&t->used, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+	*out = (hkb_thread_t)t;
+	return 0;
+}
+
+static void env_join(hkb_thread_t h)
+{
+	struct bthread *t = (struct bthread *)h;
+
+	pthread_join(t->tid, NULL);
+	__atomic_store_n(&t->used, 0, __ATOMIC_RELEASE);
+}
+#define THREAD_KIND "pthreads (musl)"
+#else
+static __attribute__((noreturn)) void bthread_main(void *p)
+{
+	struct bthread *t = p;
+
+	t->fn(t->arg);
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+	uk_sched_thread_exit();
+}
+
+static int env_spawn(hkb_thread_t *out, void (*fn)(void *), void *arg)
+{
+	struct bthread *t = bthread_take();
+
+	if (!t)
+		return -1;
+	t->fn = fn;
+	t->arg = arg;
+	t->done = 0;
+	if (!uk_sched_thread_create(uk_sched_current(), bthread_main, t, "hkbench")) {
+		__atomic_store_n(&t->used, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+	*out = (hkb_thread_t)t;
+	return 0;
+}
+
+static void env_join(hkb_thread_t h)
+{
+	struct bthread *t = (struct bthread *)h;
+
+	while (!__atomic_load_n(&t->done, __ATOMIC_ACQUIRE))
+		uk_sched_yield();
+	__atomic_store_n(&t->used, 0, __ATOMIC_RELEASE);
+}
+#define THREAD_KIND "uksched threads (nolibc)"
+#endif
+
+static const struct hkb_env uk_env = {
+	.now_ns = env_now_ns,
+	.spawn = env_spawn,
+	.join = env_join,
+	.yield = env_yield,
+	.sleep_ms = env_sleep_ms,
+	.mem_held_kb = env_mem_held_kb,
+};
+
+/* --- The boot allocator through ukalloc --------------------------------------- */
+
+static void *boot_malloc(void *c, size_t n) { return uk_malloc(c, n); }
+static void boot_free(void *c, void *p) { uk_free(c, p); }
+static void *boot_realloc(void *c, void *p, size_t n) { return uk_realloc(c, p, n); }
+static void *boot_memalign(void *c, size_t al, size_t n) { return uk_memalign(c, al, n); }
+
+static size_t boot_usable(void *c, void *p)
+{
+	hk_alloc_t *hk = uk_heapkit_instance(c);
+
+	return hk ? hk_usable_size(hk, p) : 0;
+}
+
+/* Memory the boot allocator hands out now: managed (or total at start) minus free. */
+static long boot_held_kb(void *c)
+{
+	static __ssz start_avail = -1;
+	struct hk_stats st;
+	__ssz avail = uk_alloc_availmem(c);
+
+	if (uk_heapkit_stats(c, &st) == 0)
+		return avail >= 0 && st.bytes_managed > (size_t)avail
+			       ? (long)((st.bytes_managed - (size_t)avail) >> 10) : 0;
+	if (start_avail < 0)
+		start_avail = avail;
+	return avail >= 0 && start_avail > avail ? (long)((start_avail - avail) >> 10) : 0;
+}
+
+static char boot_name[48];
+
+static void alloc_boot(struct hkb_alloc *out)
+{
+	struct uk_alloc *a = uk_alloc_get_default();
+	hk_alloc_t *hk = uk_heapkit_instance(a);
+
+	snprintf(boot_name, sizeof(boot_name), "uk-boot-%s", hk ? hk_name(hk) : "ukalloc");
+	*out = (struct hkb_alloc){
+		.name = boot_name,
+		.ctx = a,
+		.caps = HKB_THREAD_SAFE | (!hk || (hk_caps(hk) & HK_CAP_FREE) ? HKB_CAN_FREE : 0u),
+		.malloc = boot_malloc,
+		.free = boot_free,
+		.realloc = boot_realloc,
+		.memalign = boot_memalign,
+		.usable_size = boot_usable,
+		.held_kb = boot_held_kb,
+	};
+	boot_held_kb(a);
+}
+
+/* A private instance of backend over heap_mb MiB of pages from the boot allocator. */
+static int alloc_private(struct hkb_alloc *out, const char *backend, unsigned long heap_mb)
+{
+	unsigned long pages = heap_mb << (20 - 12);
+	void *base = uk_palloc(uk_alloc_get_default(), pages);
+	hk_alloc_t *hk = base ? hk_create(backend, base, pages << 12) : NULL;
+
+	if (!hk) {
+		printf("hkbench: no %s instance over %lu MiB\n", backend, heap_mb);
+		return -1;
+	}
+	hkb_alloc_from_hk(out, hk);
+	return 0;
+}
+
+/* --- Commands ------------------------------------------------------------------ */
+
+static void cmd_list(void)
+{
+	for (size_t i = 0; i < hkb_workload_count(); i++) {
+		const struct hkb_workload *w = hkb_workload_at(i);
+
+		printf("%-20s %s\n", w->name, w->summary);
+	}
+}
+
+static void row_print(const struct hkb_run *r, int rep, int rc)
+{
+	char params[256], secs[32], tput[48];
+
+	hkb_run_params_str(r, params, sizeof(params));
+	printf("%s,%s,%u,%s,%d,%s,%s,%s,%ld,%ld,%ld,%s,%s\n", r->w->name, r->alloc->name,
+	       hkb_run_nthreads(r), params, rep, fmt_fixed(secs, sizeof(secs), r->seconds, 6),
+	       fmt_fixed(tput, sizeof(tput), r->throughput, 3), r->w->unit, -1L, r->held_kb,
+	       r->live_kb, r->w->lower_is_better ? "lower" : "higher", rc ? "failed" : "ok");
+	if (rc)
+		printf("# failed: %s at %p (%llu)\n", r->fail_what ? r->fail_what : "?", r->fail_addr,
+		       (unsigned long long)r->fail_detail);
+}
+
+/* One workload, reps times; 0 when every repetition passed. */
+static int run_one(const struct hkb_workload *w, const struct hkb_alloc *a, int tiny, int reps,
+		   char **kv, int nkv)
+{
+	struct hkb_run proto;
+	const char *err;
+	int failed = 0;
+
+	hkb_run_init(&proto, w, a, &uk_env);
+	if (tiny && w->tiny && hkb_run_set_list(&proto, w->tiny, &err)) {
+		printf("hkbench: %s: tiny parameters: %s\n", w->name, err);
+		return -1;
+	}
+	for (int i = 0; i < nkv; i++)
+		if (hkb_run_set_list(&proto, kv[i], &err)) {
+			printf("hkbench: %s: '%s': %s\n", w->name, kv[i], err);
+			return -1;
+		}
+	if ((w->needs & HKB_NEEDS_FREE) && !(a->caps & HKB_CAN_FREE)) {
+		printf("# %s skipped: %s cannot free\n", w->name, a->name);
+		return 0;
+	}
+	for (int rep = 0; rep < reps; rep++) {
+		struct hkb_run r = proto;
+		int rc = hkb_run_exec(&r);
+
+		row_print(&r, rep, rc);
+		failed |= rc;
+	}
+	return failed ? -1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	const char *alloc_name = "boot";
+	unsigned long heap_mb = 64;
+	int reps = 1, tiny = 0, nkv = 0, rc = 0, i = 1;
+	char *kv[32];
+	struct hkb_alloc a;
+	const struct hkb_workload *w = NULL;
+
+	/* argv[0] is the image name; a "--" may be passed through. */
+	if (i < argc && !strcmp(argv[i], "--"))
+		i++;
+	if (i >= argc || !strcmp(argv[i], "list")) {
+		printf("hkbench on Unikraft (%s). Commands: list | run WORKLOAD [alloc=..] [heap_mb=N] [reps=N] [tiny] [k=v..] | test\n",
+		       THREAD_KIND);
+		cmd_list();
+		return 0;
+	}
+	const char *cmd = argv[i++];
+
+	if (!strcmp(cmd, "run")) {
+		if (i >= argc || !(w = hkb_workload_find(argv[i]))) {
+			printf("hkbench: unknown workload '%s'\n", i < argc ? argv[i] : "");
+			return 2;
+		}
+		i++;
+	} else if (strcmp(cmd, "test")) {
+		printf("hkbench: unknown command '%s'\n", cmd);
+		return 2;
+	}
+	for (; i < argc; i++) {
+		if (!strncmp(argv[i], "alloc=", 6))
+			alloc_name = argv[i] + 6;
+		else if (!strncmp(argv[i], "heap_mb=", 8))
+			heap_mb = strtoul(argv[i] + 8, NULL, 0);
+		else if (!strncmp(argv[i], "reps=", 5))
+			reps = atoi(argv[i] + 5);
+		else if (!strcmp(argv[i], "tiny"))
+			tiny = 1;
+		else if (strchr(argv[i], '=') && nkv < 32)
+			kv[nkv++] = argv[i];
+	}
+	if (!strcmp(alloc_name, "boot"))
+		alloc_boot(&a);
+	else if (alloc_private(&a, alloc_name, heap_mb))
+		return 2;
+
+	printf("--- hkbench csv begin\n");
+	printf("benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status\n");
+	if (w) {
+		rc = run_one(w, &a, tiny, reps, kv, nkv);
+	} else {
+		for (size_t k = 0; k < hkb_workload_count(); k++) {
+			const struct hkb_workload *t = hkb_workload_at(k);
+
+			/* replay reads a trace file: this image has no file system. */
+			if (!strcmp(t->name, "replay")) {
+				printf("# replay skipped: needs trace=FILE\n");
+				continue;
+			}
+			if (run_one(t, &a, 1, 1, NULL, 0))
+				rc = -1;
+		}
+	}
+	printf("--- hkbench csv end\n");
+	printf("hkbench: %s\n", rc ? "FAILED" : "ok");
+	return rc ? 1 : 0;
+}
