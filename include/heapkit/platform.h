@@ -28,11 +28,24 @@ extern "C" {
  * aligned to align (a power of two >= HK_PAGE_SIZE), zero-filled when fresh
  * from the OS, or NULL when there are none. unmap gives back exactly a range
  * map returned (same p, same len). Both may be called from any thread.
+ *
+ * remap is optional (NULL where the source cannot, e.g. a fixed region):
+ * it resizes a range map (or remap) returned, of old_len bytes at p, to
+ * new_len bytes aligned to align, keeping the first min(old_len, new_len)
+ * bytes, in place or moved without copying; it returns the range's new
+ * address (the old range is then gone), or NULL with the old range intact.
+ *
+ * purge is optional too (NULL for fixed regions): it tells the source that
+ * the whole pages of [p, p + len), inside a range map returned, hold nothing
+ * needed; the range stays mapped and usable, and may read as zero or as its
+ * old contents afterwards (the OS takes the memory back: MADV_DONTNEED).
  */
 struct hk_page_source {
 	void *(*map)(struct hk_page_source *s, size_t len, size_t align);
 	void (*unmap)(struct hk_page_source *s, void *p, size_t len);
 	void *ctx;                /* the source's own state */
+	void *(*remap)(struct hk_page_source *s, void *p, size_t old_len, size_t new_len, size_t align);
+	void (*purge)(struct hk_page_source *s, void *p, size_t len);
 };
 
 /* The OS as a page source (mmap); NULL where there is no OS. */

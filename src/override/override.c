@@ -133,6 +133,19 @@ static void *dropin_realloc(void *p, size_t size)
 		HK_ANNOTATE_RESIZE(p, old, size);
 		return p;
 	}
+	if (size > OS->large_max && ((uintptr_t)p & ~OS_SEG_MASK) == 0) {
+		/* a huge block: resized in its mapping, or its pages moved, no copy */
+		void *r = _hk_shard_huge_resize(OS, p, size);
+		if (r) {
+			if (r == p) {
+				HK_ANNOTATE_RESIZE(p, old, size);
+			} else {
+				HK_ANNOTATE_FREE(p);
+				HK_ANNOTATE_MALLOC(r, size, 0);
+			}
+			return r;
+		}
+	}
 	void *q = dropin_malloc(size);
 	if (!q)
 		return NULL;

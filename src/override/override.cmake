@@ -33,3 +33,14 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/src/checked)
       "${HK_CHECKED_SOURCES}")
   endif()
 endif()
+
+# dropin-tuning: huge-block resize (mremap), the huge cache with calloc, purge at thread exit.
+if(NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUILD_TYPE_UC STREQUAL "TSAN")
+  add_executable(dropin-tuning ${PROJECT_SOURCE_DIR}/src/override/dropin_tuning.c)
+  target_link_libraries(dropin-tuning PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+  target_include_directories(dropin-tuning PRIVATE ${PROJECT_SOURCE_DIR}/test)
+  target_compile_options(dropin-tuning PRIVATE -fno-builtin)
+  add_test(NAME dropin-tuning COMMAND dropin-tuning)
+  set_tests_properties(dropin-tuning PROPERTIES LABELS "dropin;unit" TIMEOUT 120
+    ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin>")
+endif()

@@ -40,7 +40,31 @@ static void os_unmap(struct hk_page_source *s, void *p, size_t len)
 	munmap(p, len);
 }
 
-static struct hk_page_source os_pages = { os_map, os_unmap, NULL };
+/* Resize in place when the addresses after p are free, else move the pages
+ * (no copy) onto a fresh aligned range. */
+static void *os_remap(struct hk_page_source *s, void *p, size_t old_len, size_t new_len, size_t align)
+{
+	void *q = mremap(p, old_len, new_len, 0);
+	if (q != MAP_FAILED)
+		return q;
+	void *dst = os_map(s, new_len, align);
+	if (!dst)
+		return NULL;
+	q = mremap(p, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (q == MAP_FAILED) {
+		munmap(dst, new_len);
+		return NULL;
+	}
+	return q;
+}
+
+static void os_purge(struct hk_page_source *s, void *p, size_t len)
+{
+	(void)s;
+	madvise(p, len, MADV_DONTNEED);
+}
+
+static struct hk_page_source os_pages = { os_map, os_unmap, NULL, os_remap, os_purge };
 
 struct hk_page_source *_hk_os_pages(void) { return &os_pages; }
 

@@ -231,6 +231,7 @@ void _hk_shard_heap_abandon(struct shard_heap *h)
 	while (list) {
 		struct shard_segment *seg = list;
 		list = seg->next;
+		_hk_shard_segment_purge(sh, seg);
 		hk_lock(&sh->lock);
 		seg->next = sh->abandoned;
 		__atomic_store_n(&sh->abandoned, seg, __ATOMIC_RELAXED);

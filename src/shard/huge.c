@@ -3,7 +3,8 @@
  * shard: huge blocks. Each is a page-source block of its own, segment
  * aligned; over the OS, recently freed mappings are kept in a small cache
  * (SHARD_HUGE_CACHE entries, SHARD_HUGE_CACHE_BYTES in all) so a program
- * that frees and allocates big buffers in turn does not fault them in anew.
+ * that frees and allocates big buffers in turn does not fault them in anew;
+ * realloc resizes them without copying where the page source can remap.
  */
 #include "shard/shard.h"
 
@@ -17,7 +18,7 @@
 struct shard_huge {
 	void *base;           /* what map returned */
 	size_t map_len;       /* what to unmap */
-	size_t usable;        /* bytes from the block to the mapping's end */
+	size_t usable;        /* the request rounded to pages: <= map_len - align */
 	size_t align;         /* the mapping's alignment (the block's offset in it) */
 	uintptr_t magic;      /* block address ^ SHARD_HUGE_MAGIC */
 };
@@ -97,7 +98,7 @@ static void *huge_map(struct shard *sh, size_t align, size_t size, bool *fresh)
 		hh->base = base;
 		hh->map_len = map_len;
 		hh->align = align;
-		hh->usable = map_len - align;
+		hh->usable = len;
 		hh->magic = (uintptr_t)p ^ SHARD_HUGE_MAGIC;
 		usable = hh->usable;
 	}
@@ -149,3 +150,35 @@ void _hk_shard_huge_free(struct shard *sh, void *p)
 	}
 }
 
+
+/*
+ * Resize a huge block over the OS without copying: within its mapping by
+ * moving its usable end (a cached mapping may be longer than the block),
+ * else through the page source's remap (mremap: in place, or the pages
+ * moved to a new aligned range). Returns the block, perhaps moved, or NULL
+ * when it cannot (a buddy below, no remap, or remap failed): the caller
+ * copies then. size > large_max.
+ */
+void *_hk_shard_huge_resize(struct shard *sh, void *p, size_t size)
+{
+	if (sh->buddy || size > HK_MAX_REQUEST)
+		return NULL;
+	size_t old = _hk_shard_huge_usable(sh, p);
+	struct shard_huge *hh = huge_header(p);
+	size_t len = hk_align_up(size, HK_PAGE_SIZE), align = hh->align, room = hh->map_len - align;
+	if (len > room || len < room / 2) {
+		if (!sh->src->remap || len + align < len)
+			return NULL;
+		uint8_t *base = sh->src->remap(sh->src, hh->base, hh->map_len, len + align, align);
+		if (!base)
+			return NULL;
+		p = base + align;
+		hh = huge_header(p);
+		hh->base = base;
+		hh->map_len = len + align;
+		hh->magic = (uintptr_t)p ^ SHARD_HUGE_MAGIC;
+	}
+	hh->usable = len;
+	__atomic_fetch_add(&sh->huge_bytes, len - old, __ATOMIC_RELAXED);   /* wraps when shrinking */
+	return p;
+}

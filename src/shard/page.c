@@ -283,6 +283,43 @@ static void heap_small_segs_push(struct shard_heap *h, struct shard_segment *seg
 }
 
 /*
+ * Purging: the memory a released page slot touched (its carved blocks: a
+ * free slot's capacity still says how many) goes back to the OS while its
+ * segment lives on, when the page source can (purge) and it is at least
+ * SHARD_PURGE_MIN bytes of whole OS pages; capacity 0 then marks the slot
+ * clean. Not when a running thread releases a page (it would fault the
+ * memory back in soon: 2.8x the page faults on phong), only when its
+ * segment is abandoned at thread exit, and then only slots that were free
+ * and carved at the previous abandon too (a free slot's used, otherwise 0,
+ * marks it): the next thread often reclaims and refills a segment at once
+ * (purging at the first abandon doubled larson's page faults).
+ */
+static void page_purge(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
+{
+	uintptr_t start = page_area(sh, seg, pg);
+	uintptr_t lo = hk_align_up(start, HK_PAGE_SIZE);
+	uintptr_t hi = hk_align_down(start + (size_t)pg->capacity * pg->block_size, HK_PAGE_SIZE);
+	if (hi >= lo + SHARD_PURGE_MIN) {
+		sh->src->purge(sh->src, (void *)lo, hi - lo);
+		pg->capacity = 0;
+	}
+}
+
+/* At abandon, by seg's owner: purge its free slots marked last time, mark the others. */
+void _hk_shard_segment_purge(struct shard *sh, struct shard_segment *seg)
+{
+	if (!sh->src->purge || seg->kind != SEG_SMALL)
+		return;
+	for (uint64_t m = seg->free_mask; m; m &= m - 1) {
+		struct shard_page *pg = &seg->pages[hk_ctz(m)];
+		if (pg->capacity && pg->used)
+			page_purge(sh, seg, pg);
+		else if (pg->capacity)
+			pg->used = 1;
+	}
+}
+
+/*
  * pg is empty and on none of h's lists: give its slot back; the segment
  * goes back when all its slots are free.
  */
@@ -580,6 +617,11 @@ void *_hk_shard_realloc(struct shard *sh, void *p, size_t size)
 	size_t usable = _hk_shard_usable(sh, p);
 	if (size <= usable && size >= usable / 2)
 		return p;
+	if (size > sh->large_max && ((uintptr_t)p & ~sh->seg_mask) == 0) {
+		void *r = _hk_shard_huge_resize(sh, p, size);
+		if (r)
+			return r;
+	}
 	void *q = _hk_shard_malloc(sh, size);
 	if (!q)
 		return NULL;

@@ -62,6 +62,7 @@
 #define SHARD_LARGE_FRAC_SHIFT 2                              /* large classes <= segment / 4 */
 #define SHARD_LARGE_MAX_MAX (1u << (SHARD_SEG_SHIFT_MAX - SHARD_LARGE_FRAC_SHIFT)) /* 1 MiB */
 #define SHARD_EXTEND_BYTES 4096u                              /* free list grows 4 KiB at a time */
+#define SHARD_PURGE_MIN ((size_t)16 << 10)                    /* a free slot's memory goes back from 16 KiB */
 #define SHARD_CACHE_OS 0                                      /* empty segments kept over the OS */
 #define SHARD_HUGE_HDR 64u                                    /* header before an OS huge block */
 #define SHARD_HUGE_CACHE 8                                    /* freed OS huge mappings kept .. */
@@ -115,7 +116,9 @@ struct shard_block {
  * still count as used until the owner collects them. free, local_free, used,
  * capacity, flags, next/prev are touched only by the owning thread (or under
  * the instance lock while the segment is abandoned); others only push on
- * xthread_free. bin == 0 iff the page slot is unused.
+ * xthread_free. bin == 0 iff the page slot is unused; an unused slot's
+ * capacity and block_size say what memory it last carved (capacity 0 once
+ * purged) and used is 1 if it was so at its segment's last abandon.
  */
 struct shard_page {
 	struct shard_block *free;        /* malloc pops here; NULL sends it to the slow path */
@@ -320,6 +323,7 @@ void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, stru
 void _hk_shard_page_collect(struct shard_page *pg);
 void _hk_shard_heap_collect(struct shard_heap *h, bool all);
 void _hk_shard_segment_release(struct shard *sh, struct shard_segment *seg);
+void _hk_shard_segment_purge(struct shard *sh, struct shard_segment *seg);
 void _hk_shard_page_free(struct shard_heap *h, struct shard_page *pg);
 void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg);
 void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg);
@@ -327,6 +331,7 @@ void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg);
 /* huge.c */
 void *_hk_shard_huge_alloc(struct shard *sh, size_t align, size_t size, bool *fresh);
 size_t _hk_shard_huge_usable(struct shard *sh, void *p);
+void *_hk_shard_huge_resize(struct shard *sh, void *p, size_t size);
 void _hk_shard_huge_free(struct shard *sh, void *p);
 
 /* heap.c */
