@@ -3,8 +3,10 @@
 #ifndef HK_TEST_CHECK_H
 #define HK_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 static int check_failures;
 static int check_count;
@@ -39,6 +41,26 @@ static inline int check_summary(const char *name)
 {
 	printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
 	return check_failures ? 1 : 0;
+}
+
+/* Fresh zeroed memory from the OS for a test's region; only touched pages cost anything. */
+static inline void *region_get(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	return p;
+}
+
+/* xorshift64*: the seeded generator of the tests' random sequences. */
+static inline uint64_t rnd_next(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
 }
 
 #endif /* HK_TEST_CHECK_H */

@@ -25,17 +25,6 @@
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
-/* Fresh zeroed memory from the OS; only touched pages cost anything. */
-static void *region_get(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(2);
-	}
-	return p;
-}
-
 static void region_put(void *p, size_t len) { munmap(p, len); }
 
 static bool can(const struct hk_backend *b, unsigned cap) { return (b->caps & cap) == cap; }
@@ -104,14 +93,6 @@ static bool all_zero(const void *p, size_t n)
 	return true;
 }
 
-/* xorshift64*: the seeded generator of every random sequence here. */
-static uint64_t rnd_next(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
 
 /* --- Zero sizes and NULL ------------------------------------------------- */
 

@@ -18,7 +18,7 @@
 
 #define MiB ((size_t)1 << 20)
 
-static char *region_get(size_t len, size_t align)
+static char *aligned_region(size_t len, size_t align)
 {
 	char *raw = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
 			 0);
@@ -38,7 +38,7 @@ static void smallest_region(void)
 	size_t smallest = 0;
 	for (size_t len = 1 * MiB; len <= 128 * MiB && !smallest; len *= 2) {
 		/* mimalloc never gives a region back: fresh memory each time. */
-		hk_alloc_t *a = hk_mimalloc_create(region_get(len, 64 * MiB), len);
+		hk_alloc_t *a = hk_mimalloc_create(aligned_region(len, 64 * MiB), len);
 		if (a && hk_malloc(a, 64))
 			smallest = len;
 	}
@@ -49,7 +49,7 @@ static void smallest_region(void)
 	row("smallest region", smallest && smallest <= 64 * MiB, detail);
 	CHECK(smallest >= 32 * MiB && smallest <= 64 * MiB);
 	/* A 32 MiB-aligned arena of less than 32 MiB is refused by create. */
-	CHECK(hk_mimalloc_create(region_get(16 * MiB, 32 * MiB), 16 * MiB) == NULL);
+	CHECK(hk_mimalloc_create(aligned_region(16 * MiB, 32 * MiB), 16 * MiB) == NULL);
 }
 
 /* Raw mimalloc 2.0.9: aligned allocation where size is a multiple of 256..1024. */
@@ -74,7 +74,7 @@ struct inside_ctx {
 static void stays_inside(void)
 {
 	size_t len = 96 * MiB;
-	char *base = region_get(len, 32 * MiB);
+	char *base = aligned_region(len, 32 * MiB);
 	hk_alloc_t *a = hk_mimalloc_create(base, len);
 	CHECK(a != NULL);
 	int outside = 0;
@@ -93,7 +93,7 @@ static void stays_inside(void)
 static void exhaustion(void)
 {
 	size_t len = 64 * MiB;
-	char *base = region_get(len, 32 * MiB);
+	char *base = aligned_region(len, 32 * MiB);
 	hk_alloc_t *a = hk_mimalloc_create(base, len);
 	size_t total = 0, n = 0;
 	enum { CAP = 1 << 17 };
@@ -123,7 +123,7 @@ static void exhaustion(void)
 static void large_and_small(void)
 {
 	size_t len = 64 * MiB;
-	char *base = region_get(len, 32 * MiB);
+	char *base = aligned_region(len, 32 * MiB);
 	hk_alloc_t *a = hk_mimalloc_create(base, len);
 	void *big = hk_malloc(a, 20 * MiB);
 	void *small = hk_malloc(a, 1000);
@@ -157,7 +157,7 @@ static void instances(void)
 	pthread_t t[N];
 	int ok = 1;
 	for (int i = 0; i < N; i++) {
-		char *base = region_get(64 * MiB, 32 * MiB);
+		char *base = aligned_region(64 * MiB, 32 * MiB);
 		a[i] = hk_mimalloc_create(base, 64 * MiB);
 		ok &= a[i] != NULL;
 	}

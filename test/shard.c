@@ -20,23 +20,7 @@
 
 /* --- Helpers ---------------------------------------------------------------- */
 
-static void *region_get(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(2);
-	}
-	return p;
-}
 
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
 
 static void stamp(void *p, size_t n, uint32_t seed)
 {
@@ -102,7 +86,7 @@ static void test_tiny_grow(void)
 	uint64_t s = 42;
 	size_t total = 0;
 	for (int i = 0; i < N; i++) {
-		uint64_t r = rnd(&s);
+		uint64_t r = rnd_next(&s);
 		sz[i] = i % 100 == 0 ? 2 * MiB + (r % MiB) : i % 10 == 0 ? 1 + r % (256 * KiB) : 1 + r % 2000;
 		p[i] = hk_malloc(a, sz[i]);
 		CHECKF(p[i] != NULL, "block %d of %zu bytes", i, sz[i]);
@@ -153,7 +137,7 @@ static void test_whole_2mib(void)
 		int n = 0;
 		/* Fill it with mixed sizes until it says no. */
 		for (int misses = 0; n < N && misses < 50;) {
-			uint64_t r = rnd(&s);
+			uint64_t r = rnd_next(&s);
 			sz[n] = r % 8 == 0 ? 1 + r % (16 * KiB) : 1 + r % 300;
 			p[n] = hk_malloc(a, sz[n]);
 			if (!p[n]) {
@@ -194,8 +178,8 @@ static void *instances_worker(void *arg)
 	uint64_t s = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
 	int bad = 0;
 	for (int op = 0; op < 20000; op++) {
-		int k = (int)(rnd(&s) % NR_INST);
-		size_t n = 8 + rnd(&s) % 700;
+		int k = (int)(rnd_next(&s) % NR_INST);
+		size_t n = 8 + rnd_next(&s) % 700;
 		uint8_t *p = hk_malloc(inst[k], n);
 		if (!p || !inside(p, inst_mem[k], INST_LEN)) {
 			bad++;
@@ -496,7 +480,7 @@ static void *migrate_worker(void *arg)
 	uint64_t s = (uint64_t)(uintptr_t)arg;
 	int bad = 0;
 	for (int op = 0; op < 30000; op++) {
-		uint64_t r = rnd(&s);
+		uint64_t r = rnd_next(&s);
 		size_t n = r % 16 == 0 ? 1 + r % (200 * KiB) : 1 + r % 1024;
 		uint32_t *p = hk_malloc(mig, n < 8 ? 8 : n);
 		if (!p) {

@@ -29,17 +29,8 @@
 
 /* --- Fixtures ------------------------------------------------------------ */
 
-static void *region_get(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(2);
-	}
-	return p;
-}
 
-static uint64_t rnd_next(uint64_t *s)
+static uint64_t tlsf_rnd(uint64_t *s)
 {
 	uint64_t x = *s += 0x9e3779b97f4a7c15ull;
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -234,7 +225,7 @@ struct slot {
 
 static size_t random_size(uint64_t *s)
 {
-	uint64_t r = rnd_next(s);
+	uint64_t r = tlsf_rnd(s);
 	switch (r % 8) {
 	case 0: return 1 + (r >> 8) % (32 * KiB);
 	case 1: return 1 + (r >> 8) % 2048;
@@ -262,8 +253,8 @@ static void test_random(void)
 	size_t avail0 = hk_availmem(a);
 	uint64_t s = 42;
 	for (int op = 1; op <= OPS; op++) {
-		struct slot *sl = &slots[rnd_next(&s) % SLOTS];
-		unsigned kind = (unsigned)(rnd_next(&s) % 10);
+		struct slot *sl = &slots[tlsf_rnd(&s) % SLOTS];
+		unsigned kind = (unsigned)(tlsf_rnd(&s) % 10);
 		if (sl->p && (kind < 6 || sl->pages)) {
 			slot_release(a, sl);
 		} else if (sl->p) {
@@ -280,11 +271,11 @@ static void test_random(void)
 			size_t n = random_size(&s);
 			sl->pages = 0;
 			if (kind == 8) {
-				size_t align = (size_t)1 << (5 + rnd_next(&s) % 9);
+				size_t align = (size_t)1 << (5 + tlsf_rnd(&s) % 9);
 				sl->p = hk_memalign(a, align, n);
 				CHECK(!sl->p || (uintptr_t)sl->p % align == 0);
 			} else if (kind == 9) {
-				sl->pages = 1 + rnd_next(&s) % 4;
+				sl->pages = 1 + tlsf_rnd(&s) % 4;
 				n = sl->pages * HK_PAGE_SIZE;
 				sl->p = hk_palloc(a, sl->pages);
 				CHECK(!sl->p || (uintptr_t)sl->p % HK_PAGE_SIZE == 0);
@@ -294,7 +285,7 @@ static void test_random(void)
 			if (!sl->p)
 				continue;
 			sl->n = n;
-			sl->seed = (uint32_t)rnd_next(&s);
+			sl->seed = (uint32_t)tlsf_rnd(&s);
 			stamp(sl->p, n, sl->seed);
 		}
 		if (op % 5000 == 0) {
@@ -355,7 +346,7 @@ static void test_fragmentation(void)
 	uint64_t s = 7;
 	for (int round = 0; round < 20; round++) {
 		for (int k = 0; k < 2000; k++) {
-			int i = (int)(rnd_next(&s) % N);
+			int i = (int)(tlsf_rnd(&s) % N);
 			if (p[i]) {
 				op_free(a, p[i]);
 				p[i] = NULL;
@@ -404,7 +395,7 @@ static void test_addmem(void)
 	size_t off = 0, nr = 0, biggest = 0;
 	uint64_t s = 3;
 	while (nr < 200) {
-		size_t n = nr % 10 == 0 ? AREA_MIN + rnd_next(&s) % 64 : 1 + rnd_next(&s) % (64 * KiB);
+		size_t n = nr % 10 == 0 ? AREA_MIN + tlsf_rnd(&s) % 64 : 1 + tlsf_rnd(&s) % (64 * KiB);
 		if (n < AREA_MIN)
 			n = AREA_MIN;
 		if (off + n > pool)
@@ -471,12 +462,12 @@ static void *worker_run(void *arg)
 	struct slot mine[64] = { { 0 } };
 	uint64_t s = w->seed;
 	for (int op = 0; op < T_OPS; op++) {
-		struct slot *sl = &mine[rnd_next(&s) % 64];
+		struct slot *sl = &mine[tlsf_rnd(&s) % 64];
 		if (sl->p) {
 			if (!stamp_ok(sl->p, sl->n, sl->seed))
 				w->failures++;
-			if (rnd_next(&s) % 3 == 0) {
-				size_t n = 1 + rnd_next(&s) % 2048;
+			if (tlsf_rnd(&s) % 3 == 0) {
+				size_t n = 1 + tlsf_rnd(&s) % 2048;
 				void *q = hk_realloc(w->a, sl->p, n);
 				if (q) {
 					size_t keep = n < sl->n ? n : sl->n;
@@ -491,8 +482,8 @@ static void *worker_run(void *arg)
 			hk_free(w->a, sl->p);
 			sl->p = NULL;
 		} else {
-			size_t n = 1 + rnd_next(&s) % 2048;
-			sl->p = rnd_next(&s) % 4 ? hk_malloc(w->a, n) : hk_memalign(w->a, 64, n);
+			size_t n = 1 + tlsf_rnd(&s) % 2048;
+			sl->p = tlsf_rnd(&s) % 4 ? hk_malloc(w->a, n) : hk_memalign(w->a, 64, n);
 			if (!sl->p)
 				continue;
 			sl->n = n;
