@@ -44,3 +44,8 @@ if(NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUILD_TYPE_UC STREQUAL "TSAN"
   set_tests_properties(dropin-tuning PROPERTIES LABELS "dropin;unit" TIMEOUT 120
     ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin>")
 endif()
+
+install(TARGETS heapkit_dropin LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+if(TARGET heapkit_dropin_checked)
+  install(TARGETS heapkit_dropin_checked LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
