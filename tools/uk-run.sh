@@ -11,7 +11,8 @@
 #     LIBC     nolibc | musl
 #     PAGING   paging (PAGING + ukvmem) | nopaging
 #     APP ARGS test: threads=4 ops=3000 churn=100
-#              bench: run cache-scratch threads=4 [alloc=tlsf] [reps=3]
+#              bench: run cache-scratch threads=4 [alloc=tlsf] [reps=3] [yield=N]
+#                     stress [threads=4] [iterations=N] [heap_mb=N]
 #
 # Environment:
 #   APP          test (default) or bench
@@ -31,12 +32,13 @@
 #   QEMU_MEM     guest memory in MiB (default 256)
 #   QEMU_TIMEOUT seconds before the boot is called hung (default 600)
 #   UK_NOBUILD   1: boot the existing image only
+#   UK_NOBOOT    1: configure and build only; print the image's path
 #
 # Exit status 0 when the app printed "heapkit-app-test: PASS" (the bench:
-# "hkbench: ok").
+# "hkbench: ok", or "hkstress: ok" for its stress command).
 set -eu
 
-usage() { sed -n '4,37p' "$0" >&2; exit 2; }
+usage() { sed -n '4,40p' "$0" >&2; exit 2; }
 [ $# -ge 3 ] || usage
 backend=$1 libc=$2 paging=$3
 shift 3
@@ -51,7 +53,7 @@ case ${APP:-test} in
 test) app=$here/unikraft/app-test build=${UK_BUILD:-/tmp/uk/build}/hk-$backend-$libc-$paging
       pass='heapkit-app-test: PASS' ;;
 bench) app=$here/unikraft/app-bench build=${UK_BUILD:-/tmp/uk/build}/hkbench-$backend-$libc-$paging
-       pass='hkbench: ok' ;;
+       pass='^hkbench: ok\|^hkstress: ok' ;;
 *) usage ;;
 esac
 build=${UK_BUILD_DIR:-$build}
@@ -85,6 +87,7 @@ fi
 
 image=$(ls "$build"/*_qemu-x86_64 2>/dev/null | head -n 1)
 [ -n "$image" ] || { echo "no image in $build" >&2; exit 1; }
+[ "${UK_NOBOOT:-0}" = 1 ] && { echo "$image"; exit 0; }
 cmd="qemu-system-x86_64 -accel tcg -cpu max -m ${QEMU_MEM:-256} -nographic -no-reboot -kernel $image"
 [ $# -gt 0 ] && cmd="$cmd -append \"-- $*\""
 echo "# $cmd" > "$build/boot.log"

@@ -9,6 +9,15 @@
  *                [tiny] [key=value ...]
  *   test                      every workload, tiny, on the boot allocator
  *                             (but replay, which needs a trace file)
+ *   stress [threads=N] [iterations=N] [k=v ...]
+ *                             mstress on the boot allocator and on a private
+ *                             instance of each freeing backend, then an
+ *                             exhaustion check on each of those instances
+ *
+ * Every command takes yield=N (default 64): the boot thread and the workers
+ * yield to the cooperative scheduler after every N allocator calls, so the
+ * workers' loops interleave as they would under preemption (0: only the
+ * workloads' own yield points).
  *
  * alloc=boot (the default) measures the boot allocator through ukalloc
  * (uk_malloc & co.: what the application's malloc reaches), heapkit's or
@@ -17,6 +26,7 @@
  * Results are printed as CSV rows in hkbench's format, between
  * "--- hkbench csv begin" and "--- hkbench csv end".
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +246,78 @@ static int alloc_private(struct hkb_alloc *out, const char *backend, unsigned lo
 	return 0;
 }
 
+/* --- Yield points ------------------------------------------------------------------ */
+
+/*
+ * Unikraft's scheduler is cooperative on one CPU: a worker that never yields
+ * runs its whole loop before the next one starts, and "concurrent" workloads
+ * degenerate into sequential ones. This wrapper puts a yield point into the
+ * allocator calls themselves (every yield_every-th call), without touching the
+ * workloads. It also counts how often consecutive allocator calls came from
+ * different threads, the evidence that the loops did interleave. No locking:
+ * only one context runs at a time and nothing here is reached from interrupts.
+ */
+static struct hkb_alloc yield_inner;   /* the allocator under test */
+static unsigned yield_every = 64;      /* calls between two yields; 0: never */
+static unsigned long yield_calls;      /* allocator calls through the wrapper */
+static unsigned long yield_switches;   /* calls made by another thread than the one before */
+static const void *yield_last;         /* thread of the previous call */
+
+static void yield_point(void)
+{
+	const void *self = uk_thread_current();
+
+	if (self != yield_last) {
+		yield_switches += yield_last != NULL;
+		yield_last = self;
+	}
+	yield_calls++;
+	if (yield_every && yield_calls % yield_every == 0)
+		uk_sched_yield();
+}
+
+static void *yield_malloc(void *c, size_t n)
+{
+	yield_point();
+	return yield_inner.malloc(yield_inner.ctx, n);
+}
+
+static void yield_free(void *c, void *p)
+{
+	yield_point();
+	yield_inner.free(yield_inner.ctx, p);
+}
+
+static void *yield_realloc(void *c, void *p, size_t n)
+{
+	yield_point();
+	return yield_inner.realloc(yield_inner.ctx, p, n);
+}
+
+static void *yield_memalign(void *c, size_t al, size_t n)
+{
+	yield_point();
+	return yield_inner.memalign(yield_inner.ctx, al, n);
+}
+
+static size_t yield_usable(void *c, void *p) { return yield_inner.usable_size(yield_inner.ctx, p); }
+static long yield_held_kb(void *c) { return yield_inner.held_kb(yield_inner.ctx); }
+
+/* out: in with yield points (in is copied; one wrapped allocator at a time). */
+static void yield_wrap(struct hkb_alloc *out, const struct hkb_alloc *in)
+{
+	yield_inner = *in;
+	yield_calls = yield_switches = 0;
+	yield_last = NULL;
+	*out = *in;
+	out->malloc = yield_malloc;
+	out->free = yield_free;
+	out->realloc = yield_realloc;
+	out->memalign = yield_memalign;
+	out->usable_size = yield_usable;
+	out->held_kb = in->held_kb ? yield_held_kb : NULL;
+}
+
 /* --- Commands ------------------------------------------------------------------ */
 
 static void cmd_list(void)
@@ -247,15 +329,19 @@ static void cmd_list(void)
 	}
 }
 
-static void row_print(const struct hkb_run *r, int rep, int rc)
+/* One CSV row in hkbench's format; status "ok", "FAIL" or "skip" (no figures). */
+static void row_print(const struct hkb_run *r, int rep, const char *status)
 {
 	char params[256], secs[32], tput[48];
+	int rc = !strcmp(status, "FAIL"), skip = !strcmp(status, "skip");
 
 	hkb_run_params_str(r, params, sizeof(params));
 	printf("%s,%s,%u,%s,%d,%s,%s,%s,%ld,%ld,%ld,%s,%s\n", r->w->name, r->alloc->name,
-	       hkb_run_nthreads(r), params, rep, fmt_fixed(secs, sizeof(secs), r->seconds, 6),
-	       fmt_fixed(tput, sizeof(tput), r->throughput, 3), r->w->unit, -1L, r->held_kb,
-	       r->live_kb, r->w->lower_is_better ? "lower" : "higher", rc ? "failed" : "ok");
+	       hkb_run_nthreads(r), params, rep,
+	       skip ? "0" : fmt_fixed(secs, sizeof(secs), r->seconds, 6),
+	       skip ? "0" : fmt_fixed(tput, sizeof(tput), r->throughput, 3), r->w->unit, -1L,
+	       skip ? -1L : r->held_kb, skip ? -1L : r->live_kb,
+	       r->w->lower_is_better ? "lower" : "higher", status);
 	if (rc)
 		printf("# failed: %s at %p (%llu)\n", r->fail_what ? r->fail_what : "?", r->fail_addr,
 		       (unsigned long long)r->fail_detail);
@@ -281,16 +367,168 @@ static int run_one(const struct hkb_workload *w, const struct hkb_alloc *a, int 
 		}
 	if ((w->needs & HKB_NEEDS_FREE) && !(a->caps & HKB_CAN_FREE)) {
 		printf("# %s skipped: %s cannot free\n", w->name, a->name);
+		row_print(&proto, 0, "skip");
 		return 0;
 	}
 	for (int rep = 0; rep < reps; rep++) {
 		struct hkb_run r = proto;
+		unsigned long calls0 = yield_calls, sw0 = yield_switches;
 		int rc = hkb_run_exec(&r);
 
-		row_print(&r, rep, rc);
+		row_print(&r, rep, rc ? "FAIL" : "ok");
+		printf("# %s: %lu allocator calls, %lu of them by another thread than the call before (yield=%u)\n",
+		       w->name, yield_calls - calls0, yield_switches - sw0, yield_every);
 		failed |= rc;
 	}
 	return failed ? -1 : 0;
+}
+
+/* --- stress: migration under check, then exhaustion ------------------------------ */
+
+#define EXHAUST_MB 4                   /* each private instance for the exhaustion check */
+#define EXHAUST_MAX_BLOCKS 65536       /* bound on the blocks one exhaustion holds */
+
+/* The byte a block of index i carries at offset k (cheap, varies along the block). */
+static inline unsigned char exhaust_byte(size_t i, size_t k) { return (unsigned char)(i * 131 + k / 64 + 7); }
+
+static void exhaust_fill(unsigned char *p, size_t n, size_t i)
+{
+	for (size_t k = 0; k < n; k += 64)
+		p[k] = exhaust_byte(i, k);
+	p[n - 1] = exhaust_byte(i, n - 1);
+}
+
+static int exhaust_intact(const unsigned char *p, size_t n, size_t i)
+{
+	for (size_t k = 0; k < n; k += 64)
+		if (p[k] != exhaust_byte(i, k))
+			return 0;
+	return p[n - 1] == exhaust_byte(i, n - 1);
+}
+
+/*
+ * Fill hk with blocks (log-uniform 16 B .. 16 KiB, then smaller and smaller
+ * once a size fails) until even 16 bytes fail; check every block; free them
+ * odd indices first; then availmem must be back to its value and the heap
+ * check clean. Returns the number of blocks it held, or -1.
+ */
+static long exhaust_once(hk_alloc_t *hk, void **blk, size_t *len, uint64_t seed)
+{
+	uint64_t rng = hkb_seed(seed, 1);
+	size_t avail0 = hk_availmem(hk), maxsz = 16384, n = 0, bad = 0;
+	struct hk_check_report rep;
+
+	while (n < EXHAUST_MAX_BLOCKS) {
+		size_t sz = hkb_rand_logsize(&rng, 16, maxsz);
+		void *p = hk_malloc(hk, sz);
+
+		if (!p) {
+			if (maxsz == 16)
+				break;
+			maxsz /= 2;
+			continue;
+		}
+		exhaust_fill(p, sz, n);
+		blk[n] = p;
+		len[n++] = sz;
+	}
+	if (n == EXHAUST_MAX_BLOCKS) {
+		printf("  %s: not exhausted after %d blocks\n", hk_name(hk), EXHAUST_MAX_BLOCKS);
+		return -1;
+	}
+	size_t avail_full = hk_availmem(hk);
+
+	for (size_t i = 0; i < n; i++)
+		bad += !exhaust_intact(blk[i], len[i], i);
+	for (size_t pass = 1; pass < 3; pass++)
+		for (size_t i = pass % 2; i < n; i += 2)
+			hk_free(hk, blk[i]);
+	size_t avail1 = hk_availmem(hk);
+	int chk = hk_check(hk, &rep);
+
+	printf("  %s: %zu blocks until 16 B failed (availmem then %zu B), %zu corrupted; availmem %zu -> %zu B; heap check %s\n",
+	       hk_name(hk), n, avail_full, bad, avail0, avail1, chk ? rep.what : "clean");
+	return bad || avail1 != avail0 || chk ? -1 : (long)n;
+}
+
+/* Two exhaustions on a private instance of backend over EXHAUST_MB MiB. */
+static int exhaust_backend(const char *backend)
+{
+	struct uk_alloc *boot = uk_alloc_get_default();
+	size_t pages = (size_t)EXHAUST_MB << (20 - 12);
+	size_t arr_pages = (EXHAUST_MAX_BLOCKS * (sizeof(void *) + sizeof(size_t)) + 4095) >> 12;
+	void *base = uk_palloc(boot, pages), *arr = uk_palloc(boot, arr_pages);
+	hk_alloc_t *hk = base && arr ? hk_create(backend, base, pages << 12) : NULL;
+	int rc = -1;
+
+	if (!hk) {
+		printf("  %s: no instance over %d MiB\n", backend, EXHAUST_MB);
+	} else {
+		void **blk = arr;
+		size_t *len = (size_t *)(blk + EXHAUST_MAX_BLOCKS);
+		long a = exhaust_once(hk, blk, len, 1), b = exhaust_once(hk, blk, len, 2);
+
+		rc = a > 0 && b > 0 ? 0 : -1;
+		hk_destroy(hk);
+	}
+	if (arr)
+		uk_pfree(boot, arr, arr_pages);
+	if (base && (!hk || (hk_backend_find(backend)->caps & HK_CAP_RELEASE)))
+		uk_pfree(boot, base, pages);
+	return rc;
+}
+
+/*
+ * mstress (blocks migrate between threads and are checked on arrival) on the
+ * boot allocator and on a private instance of each freeing backend, then the
+ * exhaustion check on each of those. kv: the user's mstress parameters.
+ */
+static int cmd_stress(unsigned long heap_mb, char **kv, int nkv)
+{
+	const struct hkb_workload *w = hkb_workload_find("mstress");
+	struct hkb_alloc raw, a;
+	char *args[33] = { "threads=4" };
+	int rc = 0, nargs = 1;
+
+	for (int i = 0; i < nkv && nargs < 33; i++)
+		args[nargs++] = kv[i];
+	alloc_boot(&raw);
+	yield_wrap(&a, &raw);
+	if (run_one(w, &a, 1, 1, args, nargs))
+		rc = -1;
+	for (size_t i = 0; i < hk_backend_count(); i++) {
+		const struct hk_backend *b = hk_backend_at(i);
+
+		if (!(b->caps & HK_CAP_FREE))
+			continue;
+		if (alloc_private(&raw, b->name, heap_mb)) {
+			rc = -1;
+			continue;
+		}
+		yield_wrap(&a, &raw);
+		if (run_one(w, &a, 1, 1, args, nargs))
+			rc = -1;
+	}
+	printf("--- hkbench csv end\n");
+	int chk = uk_heapkit_check(uk_alloc_get_default());
+
+	printf("boot allocator heap check: %s\n",
+	       chk == -EINVAL ? "not heapkit's" : chk ? "FAILED (see the console)" : "clean");
+	if (chk && chk != -EINVAL)
+		rc = -1;
+	printf("exhaustion: private instances over %d MiB, twice each\n", EXHAUST_MB);
+	for (size_t i = 0; i < hk_backend_count(); i++) {
+		const struct hk_backend *b = hk_backend_at(i);
+
+		if (!(b->caps & HK_CAP_FREE)) {
+			printf("  %s: skipped (cannot free)\n", b->name);
+			continue;
+		}
+		if (exhaust_backend(b->name))
+			rc = -1;
+	}
+	printf("hkstress: %s\n", rc ? "FAILED" : "ok");
+	return rc;
 }
 
 int main(int argc, char *argv[])
@@ -299,14 +537,14 @@ int main(int argc, char *argv[])
 	unsigned long heap_mb = 64;
 	int reps = 1, tiny = 0, nkv = 0, rc = 0, i = 1;
 	char *kv[32];
-	struct hkb_alloc a;
+	struct hkb_alloc raw, a;
 	const struct hkb_workload *w = NULL;
 
 	/* argv[0] is the image name; a "--" may be passed through. */
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
 	if (i >= argc || !strcmp(argv[i], "list")) {
-		printf("hkbench on Unikraft (%s). Commands: list | run WORKLOAD [alloc=..] [heap_mb=N] [reps=N] [tiny] [k=v..] | test\n",
+		printf("hkbench on Unikraft (%s). Commands: list | run WORKLOAD [alloc=..] [heap_mb=N] [reps=N] [tiny] [yield=N] [k=v..] | test | stress [k=v..]\n",
 		       THREAD_KIND);
 		cmd_list();
 		return 0;
@@ -319,7 +557,7 @@ int main(int argc, char *argv[])
 			return 2;
 		}
 		i++;
-	} else if (strcmp(cmd, "test")) {
+	} else if (strcmp(cmd, "test") && strcmp(cmd, "stress")) {
 		printf("hkbench: unknown command '%s'\n", cmd);
 		return 2;
 	}
@@ -330,18 +568,25 @@ int main(int argc, char *argv[])
 			heap_mb = strtoul(argv[i] + 8, NULL, 0);
 		else if (!strncmp(argv[i], "reps=", 5))
 			reps = atoi(argv[i] + 5);
+		else if (!strncmp(argv[i], "yield=", 6))
+			yield_every = (unsigned)strtoul(argv[i] + 6, NULL, 0);
 		else if (!strcmp(argv[i], "tiny"))
 			tiny = 1;
 		else if (strchr(argv[i], '=') && nkv < 32)
 			kv[nkv++] = argv[i];
 	}
-	if (!strcmp(alloc_name, "boot"))
-		alloc_boot(&a);
-	else if (alloc_private(&a, alloc_name, heap_mb))
-		return 2;
-
+	printf("hkbench on Unikraft (%s), yield every %u allocator calls\n", THREAD_KIND, yield_every);
 	printf("--- hkbench csv begin\n");
 	printf("benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status\n");
+	if (!strcmp(cmd, "stress")) {
+		rc = cmd_stress(heap_mb, kv, nkv);
+		return rc ? 1 : 0;
+	}
+	if (!strcmp(alloc_name, "boot"))
+		alloc_boot(&raw);
+	else if (alloc_private(&raw, alloc_name, heap_mb))
+		return 2;
+	yield_wrap(&a, &raw);
 	if (w) {
 		rc = run_one(w, &a, tiny, reps, kv, nkv);
 	} else {

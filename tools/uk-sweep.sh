@@ -1,0 +1,141 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# The benchmark sweep inside Unikraft: build heapkit's benchmark image
+# (unikraft/app-bench) once per boot allocator, boot it under QEMU once per
+# benchmark x allocator x repetition (repetitions interleaved across the
+# allocators: A B C A B C ...), gather the CSV rows every boot prints into one
+# file in hkbench's format and make the HTML report from it.
+#
+#   tools/uk-sweep.sh [-o OUT] [-r REPS] [-a "ALLOCS"] [-s] ["WORKLOAD k=v ..." ...]
+#
+#     -o OUT    output directory (default /tmp/uk/sweep)
+#     -r REPS   boots per benchmark and allocator (default 3)
+#     -a ALLOCS boot allocators (default "tlsf shard buddy region ukbuddy";
+#               ukbuddy is Unikraft's own binary buddy, the baseline)
+#     -s        also boot each image once with "stress" (mstress on the boot
+#               allocator and private instances, then the exhaustion check)
+#     WORKLOAD k=v ...  one parameter set per argument, as "run" takes it in
+#               the image (default: the six classic benchmarks, 4 threads,
+#               small enough for a few seconds per boot under TCG)
+#
+# Environment: UK_ROOT (your Unikraft tree, required: nothing is downloaded),
+# UK_MUSL and MUSL_TARBALL (for LIBC=musl), LIBC (nolibc), PAGING (nopaging),
+# UK_BUILD / UK_BUILD_DIR / UK_JOBS as tools/uk-run.sh takes them,
+# QEMU_MEM (512), QEMU_TIMEOUT (120 s per boot), YIELD (allocator calls
+# between two yields in the image, default 64), STRESS_ARGS (for -s; default
+# "heap_mb=16 iterations=50000 live=256 transfer=64"), UK_SWEEP_NOBUILD=1
+# (boot the images already in OUT/images). -r 0 -s: the stress boots only
+# (sweep.csv and the report are left alone).
+#
+# Writes OUT/sweep.csv, OUT/summary.csv, OUT/report.html, OUT/stress.txt (-s),
+# OUT/images/hkbench-ALLOC, OUT/logs/{build-ALLOC,boot-*}.log. Exit status 0
+# when every boot passed its checks.
+set -eu
+
+usage() { sed -n '4,35p' "$0" >&2; exit 2; }
+out=/tmp/uk/sweep reps=3 allocs="tlsf shard buddy region ukbuddy" stress=0
+while getopts o:r:a:sh opt; do
+	case $opt in
+	o) out=$OPTARG ;;
+	r) reps=$OPTARG ;;
+	a) allocs=$OPTARG ;;
+	s) stress=1 ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+if [ $# -eq 0 ]; then
+	set -- "cache-scratch threads=4 iterations=2000 repetitions=100" \
+	       "cache-thrash threads=4 iterations=2000 repetitions=100" \
+	       "threadtest threads=4 iterations=20 objects=4000" \
+	       "linux-scalability threads=4 iterations=30000" \
+	       "larson threads=4 seconds=0.3 slots=500 rounds=2000" \
+	       "phong threads=4 iterations=10000 slots=1024"
+fi
+: "${UK_ROOT:?set UK_ROOT to your Unikraft tree}"
+here=$(cd "$(dirname "$0")/.." && pwd)
+libc=${LIBC:-nolibc} paging=${PAGING:-nopaging}
+mkdir -p "$out/images" "$out/logs"
+
+# --- Build: one image per boot allocator -------------------------------------------
+for a in $allocs; do
+	img=$out/images/hkbench-$a
+	if [ "${UK_SWEEP_NOBUILD:-0}" = 1 ]; then
+		[ -f "$img" ] || { echo "uk-sweep: no $img (build without UK_SWEEP_NOBUILD)" >&2; exit 1; }
+		continue
+	fi
+	echo "uk-sweep: building the image with $a as the boot allocator ($libc, $paging)"
+	built=$(APP=bench UK_NOBOOT=1 "$here/tools/uk-run.sh" "$a" "$libc" "$paging") || {
+		echo "uk-sweep: build failed for $a" >&2; exit 1; }
+	cp "$built" "$img"
+	cp "$(dirname "$built")/build.log" "$out/logs/build-$a.log"
+	cp "$(dirname "$built")/.config" "$out/logs/config-$a"
+done
+
+# --- Boot: one image, one command line ---------------------------------------------
+# boot ALLOC LOG ARGS...: the console (CR and escapes removed) into LOG.
+boot() {
+	a=$1 log=$2
+	shift 2
+	echo "# qemu-system-x86_64 ... -kernel hkbench-$a -append \"-- $*\"" > "$log"
+	timeout "${QEMU_TIMEOUT:-120}" qemu-system-x86_64 -accel tcg -cpu max -m "${QEMU_MEM:-512}" \
+		-nographic -no-reboot -kernel "$out/images/hkbench-$a" -append "-- $*" < /dev/null 2>&1 |
+		tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' >> "$log" || true
+}
+
+# The label the image gives the boot allocator (its "allocator" column).
+label() { case $1 in ukbuddy) echo uk-boot-ukalloc ;; *) echo "uk-boot-$1" ;; esac; }
+
+csv=$out/sweep.csv
+[ "$reps" -gt 0 ] && echo "benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status" > "$csv"
+failed=0 nboots=0
+rep=0
+while [ "$rep" -lt "$reps" ]; do
+	set_no=0
+	for pset in "$@"; do
+		set_no=$((set_no + 1))
+		wl=${pset%% *}
+		for a in $allocs; do
+			log=$out/logs/boot-$a-$set_no-$wl-r$rep.log
+			# shellcheck disable=SC2086 # the set is split into words on purpose
+			boot "$a" "$log" run $pset yield="${YIELD:-64}"
+			nboots=$((nboots + 1))
+			rows=$(sed -n '/^--- hkbench csv begin/,/^--- hkbench csv end/p' "$log" |
+			       grep -v '^---\|^#\|^benchmark,' || true)
+			if grep -q '^hkbench: ok' "$log" && [ -n "$rows" ]; then
+				# The image counts repetitions from 0 in each boot: number them by boot.
+				echo "$rows" | awk -F, -v OFS=, -v rep="$rep" '{ $5 = rep; print }' >> "$csv"
+			else
+				failed=$((failed + 1))
+				echo "uk-sweep: FAILED: $a: run $pset (see $log)" >&2
+				[ -n "$rows" ] && echo "$rows" | awk -F, -v OFS=, -v rep="$rep" '{ $5 = rep; print }' >> "$csv"
+				echo "$rows" | grep -q ',FAIL$' ||
+					echo "$wl,$(label "$a"),0,boot-failed,$rep,0,0,-,-1,-1,-1,higher,FAIL" >> "$csv"
+			fi
+		done
+	done
+	rep=$((rep + 1))
+done
+
+# --- Stress: once per image ---------------------------------------------------------
+if [ "$stress" = 1 ]; then
+	: > "$out/stress.txt"
+	for a in $allocs; do
+		log=$out/logs/stress-$a.log
+		# shellcheck disable=SC2086 # STRESS_ARGS is split into words on purpose
+		boot "$a" "$log" stress ${STRESS_ARGS:-heap_mb=16 iterations=50000 live=256 transfer=64} \
+			yield="${YIELD:-64}"
+		if grep -q '^hkstress: ok' "$log"; then v=ok; else v=FAILED; failed=$((failed + 1)); fi
+		{
+			echo "== $a: $v"
+			grep -E '^(mstress,|# mstress|boot allocator heap|exhaustion|  [a-z]+: )' "$log" || true
+		} >> "$out/stress.txt"
+	done
+fi
+
+[ "$reps" -gt 0 ] && python3 "$here/tools/report.py" --sweep "$csv" --baseline "$(label ukbuddy)" \
+	--out "$out/report.html" --summary-csv "$out/summary.csv" \
+	--title "heapkit on Unikraft ($libc, $paging, QEMU TCG): boot allocators"
+echo "uk-sweep: $nboots benchmark boots, $failed failed boots in all; $out"
+[ "$failed" -eq 0 ]
