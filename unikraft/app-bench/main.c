@@ -8,7 +8,7 @@
  *   run WORKLOAD [alloc=boot|buddy|tlsf|shard|region] [heap_mb=N] [reps=N]
  *                [tiny] [key=value ...]
  *   test                      every workload, tiny, on the boot allocator
- *                             (but replay, which needs a trace file)
+ *                             (replay: the built-in trace gcc-cc1)
  *   stress [threads=N] [iterations=N] [k=v ...]
  *                             mstress on the boot allocator and on a private
  *                             instance of each freeing backend, then an
@@ -25,6 +25,10 @@
  * backend over heap_mb MiB taken from the boot allocator with uk_palloc.
  * Results are printed as CSV rows in hkbench's format, between
  * "--- hkbench csv begin" and "--- hkbench csv end".
+ *
+ * replay's trace=NAME names a trace built into the image (traces.S: the
+ * repository's bench/traces/NAME.trace; gcc-cc1, python-queue), parsed on
+ * first use with memory from the boot allocator and kept.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -171,6 +175,83 @@ static void env_join(hkb_thread_t h)
 #define THREAD_KIND "uksched threads (nolibc)"
 #endif
 
+/* --- The host: built-in traces ------------------------------------------------ */
+
+/* Bytes of the repository's traces, put into the image by traces.S. */
+extern const uint8_t hk_builtin_trace_gcc_cc1[], hk_builtin_trace_gcc_cc1_end[];
+extern const uint8_t hk_builtin_trace_python_queue[], hk_builtin_trace_python_queue_end[];
+
+/*
+ * One trace built into the image. Invariant: loaded is set once t holds the
+ * parsed trace, which then stays for the image's life (a cache: every run
+ * and repetition naming it shares it).
+ */
+struct builtin_trace {
+	const char *name;            /* what trace= calls it: the file's name without ".trace" */
+	const uint8_t *start, *end;  /* the file's bytes */
+	int loaded;                  /* t is parsed */
+	struct hkb_trace t;          /* t.name: given, below */
+	char given[96];              /* the name as first given (the caller's string is not kept) */
+};
+
+static struct builtin_trace builtin_traces[] = {
+	{ "gcc-cc1", hk_builtin_trace_gcc_cc1, hk_builtin_trace_gcc_cc1_end, 0, { NULL }, "" },
+	{ "python-queue", hk_builtin_trace_python_queue, hk_builtin_trace_python_queue_end, 0, { NULL }, "" },
+};
+#define NR_BUILTIN_TRACES (int)(sizeof(builtin_traces) / sizeof(builtin_traces[0]))
+
+/* The reader's memory: the boot allocator, as malloc is on Linux. */
+static void *trace_mem_alloc(void *ctx, size_t n) { return uk_malloc(ctx, n); }
+static void trace_mem_free(void *ctx, void *p) { uk_free(ctx, p); }
+
+/*
+ * The built-in trace a name stands for, or -1. "gcc-cc1", "gcc-cc1.trace"
+ * and "bench/traces/gcc-cc1.trace" all name gcc-cc1, so a Linux command line
+ * works unchanged.
+ */
+static int builtin_find(const char *name)
+{
+	const char *base = strrchr(name, '/');
+	size_t len;
+
+	base = base ? base + 1 : name;
+	len = strlen(base);
+	if (len > 6 && !strcmp(base + len - 6, ".trace"))
+		len -= 6;
+	for (int i = 0; i < NR_BUILTIN_TRACES; i++)
+		if (strlen(builtin_traces[i].name) == len && !strncmp(builtin_traces[i].name, base, len))
+			return i;
+	return -1;
+}
+
+static int env_trace_open(const char *name, const char **err)
+{
+	int i = builtin_find(name);
+	struct builtin_trace *b;
+
+	if (i < 0) {
+		*err = "no built-in trace of that name (this image has gcc-cc1 and python-queue)";
+		return -1;
+	}
+	b = &builtin_traces[i];
+	if (!b->loaded) {
+		struct hk_trace_mem mem = { trace_mem_alloc, trace_mem_free, uk_alloc_get_default() };
+
+		if (hk_trace_load(b->start, (size_t)(b->end - b->start), &mem, &b->t.t, err))
+			return -1;
+		snprintf(b->given, sizeof(b->given), "%s", name);
+		b->t.name = b->given;
+		b->loaded = 1;
+	}
+	return i;
+}
+
+static const struct hkb_trace *env_trace_get(int index)
+{
+	return index >= 0 && index < NR_BUILTIN_TRACES && builtin_traces[index].loaded
+		       ? &builtin_traces[index].t : NULL;
+}
+
 static const struct hkb_env uk_env = {
 	.now_ns = env_now_ns,
 	.spawn = env_spawn,
@@ -178,6 +259,8 @@ static const struct hkb_env uk_env = {
 	.yield = env_yield,
 	.sleep_ms = env_sleep_ms,
 	.mem_held_kb = env_mem_held_kb,
+	.trace_open = env_trace_open,
+	.trace_get = env_trace_get,
 };
 
 /* --- The boot allocator through ukalloc --------------------------------------- */
@@ -547,6 +630,11 @@ int main(int argc, char *argv[])
 		printf("hkbench on Unikraft (%s). Commands: list | run WORKLOAD [alloc=..] [heap_mb=N] [reps=N] [tiny] [yield=N] [k=v..] | test | stress [k=v..]\n",
 		       THREAD_KIND);
 		cmd_list();
+		printf("built-in traces (replay trace=NAME):");
+		for (int k = 0; k < NR_BUILTIN_TRACES; k++)
+			printf(" %s (%lu bytes)", builtin_traces[k].name,
+			       (unsigned long)(builtin_traces[k].end - builtin_traces[k].start));
+		printf("\n");
 		return 0;
 	}
 	const char *cmd = argv[i++];
@@ -593,12 +681,11 @@ int main(int argc, char *argv[])
 		for (size_t k = 0; k < hkb_workload_count(); k++) {
 			const struct hkb_workload *t = hkb_workload_at(k);
 
-			/* replay reads a trace file: this image has no file system. */
-			if (!strcmp(t->name, "replay")) {
-				printf("# replay skipped: needs trace=FILE\n");
-				continue;
-			}
-			if (run_one(t, &a, 1, 1, NULL, 0))
+			/* replay: the smaller built-in trace. */
+			char *replay_kv[] = { "trace=gcc-cc1" };
+			int is_replay = !strcmp(t->name, "replay");
+
+			if (run_one(t, &a, 1, 1, is_replay ? replay_kv : NULL, is_replay))
 				rc = -1;
 		}
 	}
