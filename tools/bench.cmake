@@ -7,4 +7,5 @@ add_executable(hkbench
   ${PROJECT_SOURCE_DIR}/tools/hkcompare.c
   ${PROJECT_SOURCE_DIR}/tools/hkbench_trace.c)
 target_include_directories(hkbench PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+target_compile_definitions(hkbench PRIVATE HKB_REPORT_PY="${PROJECT_SOURCE_DIR}/tools/report.py")
 target_link_libraries(hkbench PRIVATE hkbench_lib hkalloc m ${CMAKE_DL_LIBS})

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hkbench.h"
 
@@ -54,8 +56,11 @@ static void usage_sweep(void)
 	fprintf(stderr,
 		"usage: hkbench sweep [--bench all|NAME,...] [--allocs default|NAME,...] [--threads 1,2]\n"
 		"                     [--reps N] [--set [bench.]key=value]... [--vary [bench.]key=v1,v2]...\n"
-		"                     [--tiny] [--csv FILE] [--json FILE] [--heap-mb N] [--timeout S]\n"
-		"                     [--heapkit-lib PATH]\n"
+		"                     [--tiny|--quick] [--csv FILE] [--json FILE] [--out DIR] [--heap-mb N]\n"
+		"                     [--timeout S] [--heapkit-lib PATH]\n"
+		"  --out DIR writes DIR/sweep.csv, DIR/sweep.json, DIR/summary.csv and DIR/report.html;\n"
+		"  --quick (= --tiny) is the preset small enough for the test suite;\n"
+		"  heapkit-dropin is another name for heapkit (the drop-in, preloaded).\n"
 		"  default allocators: system, mimalloc, jemalloc, tcmalloc, heapkit (those present)\n"
 		"  and every heapkit backend that can free.\n");
 }
@@ -88,6 +93,24 @@ static void json_str(FILE *j, const char *s)
 	fputc('"', j);
 }
 
+/* A progress bar on a terminal: runs done of total (total 0: not known yet). */
+static void progress(int done, int total, const char *what, const char *alloc)
+{
+	if (!isatty(2))
+		return;
+	char bar[31] = "";
+	if (total > 0) {
+		int fill = done * 30 / total;
+		for (int i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[30] = 0;
+		fprintf(stderr, "\r[%s] %d/%d %-18.18s %-12.12s", bar, done, total, what, alloc);
+	} else {
+		fprintf(stderr, "\r[%-30s] %d %-18.18s %-12.12s", "first repetition", done, what, alloc);
+	}
+	fflush(stderr);
+}
+
 int hkbench_cmd_sweep(int argc, char **argv)
 {
 	char bench_buf[512] = "all", alloc_buf[512] = "default", thr_buf[128] = "1,2";
@@ -98,6 +121,8 @@ int hkbench_cmd_sweep(int argc, char **argv)
 	int nvary = 0, reps = 3;
 	bool tiny = false;
 	double timeout = 120;
+	const char *out_dir = NULL;
+	static char out_csv[4096], out_json[4096];
 	char heap_s[32] = "";
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
@@ -132,8 +157,16 @@ int hkbench_cmd_sweep(int argc, char **argv)
 			hkbench_opts.heapkit_lib = argv[++i];
 		else if (!strcmp(a, "--timeout") && v)
 			timeout = atof(argv[++i]);
-		else if (!strcmp(a, "--tiny"))
+		else if (!strcmp(a, "--tiny") || !strcmp(a, "--quick"))
 			tiny = true;
+		else if (!strcmp(a, "--out") && v) {
+			out_dir = argv[++i];
+			snprintf(out_csv, sizeof out_csv, "%s/sweep.csv", out_dir);
+			snprintf(out_json, sizeof out_json, "%s/sweep.json", out_dir);
+			csv_path = out_csv;
+			json_path = out_json;
+			mkdir(out_dir, 0755);
+		}
 		else {
 			usage_sweep();
 			return 2;
@@ -193,7 +226,7 @@ int hkbench_cmd_sweep(int argc, char **argv)
 
 	char timeout_s[32];
 	snprintf(timeout_s, sizeof timeout_s, "%.0f", timeout);
-	int failures = 0, runs = 0;
+	int failures = 0, runs = 0, runs_per_rep = 0;
 	/* Remember configurations that failed or were skipped, so reps do not retry them. */
 	static char dead[4096][8];
 	memset(dead, 0, sizeof dead);
@@ -260,6 +293,7 @@ int hkbench_cmd_sweep(int argc, char **argv)
 						struct hkbench_row rows[4];
 						int nrows;
 						long peak;
+						progress(runs, rep ? runs_per_rep * reps : 0, w->name, allocs[ai]);
 						int rc = hkbench_child(args, rows, 4, &nrows, &peak, timeout + 5);
 						runs++;
 						if (nrows < 1) {
@@ -320,6 +354,10 @@ int hkbench_cmd_sweep(int argc, char **argv)
 					break;
 			}
 		}
+		if (!rep)
+			runs_per_rep = runs;
+		if (isatty(2))
+			fputc('\n', stderr);
 		fprintf(stderr, "hkbench sweep: repetition %d/%d done (%d runs)\n", rep + 1, reps, runs);
 	}
 	fclose(csv);
@@ -329,5 +367,13 @@ int hkbench_cmd_sweep(int argc, char **argv)
 	}
 	if (failures)
 		fprintf(stderr, "hkbench sweep: %d runs FAILED\n", failures);
+	if (out_dir) {
+		/* The report next to the data: python3 tools/report.py, as make bench runs it. */
+		char cmd[8192];
+		snprintf(cmd, sizeof cmd, "python3 '%s' --sweep '%s' --out '%s/report.html' --summary-csv '%s/summary.csv'",
+			 HKB_REPORT_PY, out_csv, out_dir, out_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "hkbench sweep: the report could not be made (%s)\n", cmd);
+	}
 	return failures ? 1 : 0;
 }

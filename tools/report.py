@@ -264,16 +264,24 @@ def group_section(g, base):
             st = g.status.get((a, t))
             if (a, t) in g.vals:
                 r = g.ratio(a, t, base)
-                h.append(f"<td>{fmt(g.med(a, t))}</td><td class=\"{ratio_class(r)}\">{fmt(r, 3)}</td>"
+                vs = g.vals[(a, t)]
+                spread = f"<br><small>{fmt(min(vs))} &ndash; {fmt(max(vs))}</small>" if len(vs) > 1 else ""
+                h.append(f"<td>{fmt(g.med(a, t))}{spread}</td><td class=\"{ratio_class(r)}\">{fmt(r, 3)}</td>"
                          f"<td>{median(g.rss[(a, t)]) / 1024:.1f}</td>")
             else:
                 cls = "fail" if st not in (None, "skip") else ""
                 h.append(f'<td class="{cls}" colspan=3>{html.escape(st or "-")}</td>')
         h.append("</tr>")
     h.append("</table>")
+    cats = [f"{t} threads" for t in g.threads]
     vals = {(a, f"{t} threads"): g.med(a, t) for a in g.allocs for t in g.threads}
-    h.append(bar_chart(f"{g.bench}: median {g.unit}", [f"{t} threads" for t in g.threads],
-                       g.allocs, vals, g.unit, lower=g.lower))
+    h.append(bar_chart(f"{g.bench}: median {g.unit}", cats, g.allocs, vals, g.unit, lower=g.lower))
+    ratios = {(a, f"{t} threads"): g.ratio(a, t, base) for a in g.allocs for t in g.threads if (a, t) in g.vals}
+    h.append(bar_chart(f"{g.bench}: relative to {base} (higher is better)", cats, g.allocs, ratios,
+                       f"x {base}"))
+    rss = {(a, f"{t} threads"): median(g.rss[(a, t)]) / 1024 for a in g.allocs for t in g.threads
+           if (a, t) in g.vals}
+    h.append(bar_chart(f"{g.bench}: peak RSS", cats, g.allocs, rss, "MiB", lower=True))
     return "\n".join(h)
 
 
