@@ -686,6 +686,55 @@ static void test_threads(const struct hk_backend *b)
 	fixture_close(&f);
 }
 
+/* --- Bad input: no crash, an error instead ------------------------------------ */
+
+static void test_bad_input(const struct hk_backend *b)
+{
+	size_t len = b->min_region > 4 * MiB ? b->min_region : 4 * MiB;
+	char *mem = region_get(len + 2 * HK_PAGE_SIZE);
+	/* Regions create must refuse: none, empty, a few bytes. */
+	CHECK(b->create(NULL, len) == NULL);
+	CHECK(b->create(mem, 0) == NULL);
+	CHECK(b->create(mem, 7) == NULL);
+	CHECK(b->create(mem + 3, 13) == NULL);
+	/* A misaligned region is either refused or works. */
+	hk_alloc_t *a = b->create(mem + 3, len);
+	if (a) {
+		void *p = hk_malloc(a, 100);
+		CHECK(p != NULL && (uintptr_t)p % 16 == 0);
+		hk_free(a, p);
+		CHECK(hk_check(a, NULL) == 0);
+		/* addmem: nothing, empty, tiny or misaligned pieces are refused or taken, never a crash. */
+		CHECK(hk_addmem(a, NULL, HK_PAGE_SIZE) == -HK_EINVAL);
+		CHECK(hk_addmem(a, mem + len + 1, 0) == -HK_EINVAL);
+		int rc = hk_addmem(a, mem + len + 1, 5);
+		CHECK(rc == 0 || rc == -HK_EINVAL);
+		p = hk_malloc(a, 1000);
+		CHECK(p != NULL);
+		hk_free(a, p);
+		CHECK(hk_check(a, NULL) == 0);
+		hk_destroy(a);
+	}
+	if (can(b, HK_CAP_RELEASE))
+		region_put(mem, len + 2 * HK_PAGE_SIZE);
+	/* A NULL instance: requests fail with EINVAL, queries answer 0, nothing crashes. */
+	errno = 0;
+	CHECK(hk_malloc(NULL, 10) == NULL && errno == EINVAL);
+	CHECK(hk_calloc(NULL, 1, 10) == NULL && hk_realloc(NULL, NULL, 10) == NULL);
+	CHECK(hk_memalign(NULL, 64, 10) == NULL && hk_palloc(NULL, 1) == NULL);
+	void *out = (void *)0x1;
+	CHECK(hk_posix_memalign(NULL, &out, 64, 10) == EINVAL && out == (void *)0x1);
+	hk_free(NULL, NULL);
+	CHECK(hk_usable_size(NULL, NULL) == 0 && hk_availmem(NULL) == 0 && hk_maxalloc(NULL) == 0);
+	CHECK(hk_addmem(NULL, mem, HK_PAGE_SIZE) == -HK_EINVAL);
+	struct hk_check_report r = { 0 };
+	CHECK(hk_check(NULL, &r) == -1 && r.what != NULL);
+	struct hk_stats st;
+	hk_stats_get(NULL, &st);
+	CHECK(st.nr_allocs == 0 && hk_caps(NULL) == 0);
+	hk_destroy(NULL);
+}
+
 /* --- Driver -------------------------------------------------------------- */
 
 /*
@@ -736,7 +785,7 @@ static const struct conformance_test tests[] = {
 	{ "addmem", test_addmem },             { "pages", test_pages },
 	{ "stats", test_stats },               { "instances", test_instances },
 	{ "random-1", test_random_1 },         { "random-2", test_random_2 },
-	{ "threads", test_threads },
+	{ "threads", test_threads },           { "bad-input", test_bad_input },
 };
 
 /* Runs every test on b; returns the failures that count. */

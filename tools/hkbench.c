@@ -113,6 +113,28 @@ int hkbench_cmd_list(int argc, char **argv)
 
 /* --- run ----------------------------------------------------------------------------- */
 
+/* After bad input: what is valid. */
+static void list_workloads(void)
+{
+	fprintf(stderr, "  workloads:");
+	for (size_t i = 0; i < hkb_workload_count(); i++)
+		fprintf(stderr, " %s", hkb_workload_at(i)->name);
+	fputc('\n', stderr);
+}
+
+static void list_params(const struct hkb_workload *w)
+{
+	fprintf(stderr, "  %s takes:", w->name);
+	for (unsigned i = 0; i < w->nparams; i++) {
+		const struct hkb_param *p = &w->params[i];
+		if (p->type == HKB_TRACE)
+			fprintf(stderr, " %s=FILE", p->name);
+		else
+			fprintf(stderr, " %s=%lld..%lld%s", p->name, p->min, p->max, p->type == HKB_MILLIS ? "ms" : "");
+	}
+	fputc('\n', stderr);
+}
+
 /* Why this allocator cannot run this workload at n threads, or NULL. */
 static const char *skip_reason(const struct hkb_run *r, const struct hkb_alloc *a)
 {
@@ -218,7 +240,8 @@ int hkbench_cmd_run(int argc, char **argv)
 	}
 	const struct hkb_workload *w = hkb_workload_find(argv[2]);
 	if (!w) {
-		fprintf(stderr, "hkbench: unknown workload '%s' (see hkbench list)\n", argv[2]);
+		fprintf(stderr, "hkbench: unknown workload '%s'\n", argv[2]);
+		list_workloads();
 		return 2;
 	}
 	for (int i = 3; i < argc; i++) {
@@ -273,6 +296,7 @@ int hkbench_cmd_run(int argc, char **argv)
 	for (int i = 0; i < nkv; i++) {
 		if (hkb_run_set_list(&proto, kv[i], &err)) {
 			fprintf(stderr, "hkbench: %s: '%s': %s\n", w->name, kv[i], err);
+			list_params(w);
 			return 2;
 		}
 	}

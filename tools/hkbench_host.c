@@ -406,7 +406,12 @@ bool hkbench_choose(const char *name, struct hkbench_choice *c)
 		c->backend = b;
 		return true;
 	}
-	fprintf(stderr, "hkbench: unknown allocator '%s' (see hkbench list)\n", name);
+	fprintf(stderr, "hkbench: unknown allocator '%s'\n  allocators: system broken heapkit-dropin", name);
+	for (size_t i = 0; i < NR_PRELOAD; i++)
+		fprintf(stderr, " %s", preload_libs[i].name);
+	for (size_t i = 0; i < hk_backend_count(); i++)
+		fprintf(stderr, " %s", hk_backend_at(i)->name);
+	fputc('\n', stderr);
 	return false;
 }
 

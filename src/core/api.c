@@ -50,10 +50,21 @@
 
 static hk_noinline void *fail_null(hk_alloc_t *a, int err)
 {
-	__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
+	if (a)
+		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
 	_hk_set_errno(err);
 	return NULL;
 }
+
+/*
+ * A NULL instance is a caller's bug, answered without a crash: requests fail
+ * with EINVAL, queries answer 0, a free says what happened and returns.
+ */
+#define NO_INSTANCE(a, ret)                 \
+	do {                                \
+		if (hk_unlikely(!(a)))      \
+			return ret;         \
+	} while (0)
 
 static void *checked(hk_alloc_t *a, void *p)
 {
@@ -64,6 +75,7 @@ static void *checked(hk_alloc_t *a, void *p)
 
 void *hk_malloc(hk_alloc_t *a, size_t size)
 {
+	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
 	if (hk_unlikely(size > HK_MAX_REQUEST))
 		return fail_null(a, HK_ENOMEM);
 	return checked(a, OP_MALLOC(a, size ? size : 1));
@@ -72,6 +84,7 @@ void *hk_malloc(hk_alloc_t *a, size_t size)
 void *hk_calloc(hk_alloc_t *a, size_t n, size_t size)
 {
 	size_t total;
+	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
 	if (hk_unlikely(hk_mul_overflows(n, size, &total) || total > HK_MAX_REQUEST))
 		return fail_null(a, HK_ENOMEM);
 	if (!total)
@@ -81,6 +94,7 @@ void *hk_calloc(hk_alloc_t *a, size_t n, size_t size)
 
 void *hk_realloc(hk_alloc_t *a, void *p, size_t size)
 {
+	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
 	if (!p)
 		return hk_malloc(a, size);
 	if (!size) {
@@ -100,6 +114,7 @@ static bool align_valid(size_t align)
 
 int hk_posix_memalign(hk_alloc_t *a, void **out, size_t align, size_t size)
 {
+	NO_INSTANCE(a, HK_EINVAL);
 	if (!align_valid(align)) {
 		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
 		return HK_EINVAL;
@@ -119,6 +134,7 @@ int hk_posix_memalign(hk_alloc_t *a, void **out, size_t align, size_t size)
 
 void *hk_memalign(hk_alloc_t *a, size_t align, size_t size)
 {
+	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
 	if (!hk_is_pow2(align))
 		return fail_null(a, HK_EINVAL);
 	if (align < sizeof(void *))
@@ -130,13 +146,18 @@ void *hk_memalign(hk_alloc_t *a, size_t align, size_t size)
 
 void hk_free(hk_alloc_t *a, void *p)
 {
+	if (hk_unlikely(!a)) {
+		if (p)
+			_hk_report("free on a NULL instance (block not freed)", p);
+		return;
+	}
 	if (p)
 		OP_FREE(a, p);
 }
 
 size_t hk_usable_size(hk_alloc_t *a, void *p)
 {
-	return p ? QUIET(a->ops->usable_size(a, p)) : 0;
+	return p && a ? QUIET(a->ops->usable_size(a, p)) : 0;
 }
 
 /* --- Pages, memory, introspection --------------------------------------- */
@@ -144,6 +165,7 @@ size_t hk_usable_size(hk_alloc_t *a, void *p)
 void *hk_palloc(hk_alloc_t *a, size_t npages)
 {
 	size_t bytes;
+	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
 	if (!npages || hk_mul_overflows(npages, HK_PAGE_SIZE, &bytes) || bytes > HK_MAX_REQUEST)
 		return fail_null(a, npages ? HK_ENOMEM : HK_EINVAL);
 	if (a->ops->palloc)
@@ -155,6 +177,10 @@ void hk_pfree(hk_alloc_t *a, void *p, size_t npages)
 {
 	if (!p || !npages)
 		return;
+	if (hk_unlikely(!a)) {
+		_hk_report("pfree on a NULL instance (pages not freed)", p);
+		return;
+	}
 	if (a->ops->pfree)
 		QUIET_VOID(a->ops->pfree(a, p, npages));
 	else
@@ -163,19 +189,21 @@ void hk_pfree(hk_alloc_t *a, void *p, size_t npages)
 
 int hk_addmem(hk_alloc_t *a, void *base, size_t len)
 {
-	if (!base || !len || !a->ops->addmem)
+	if (!a || !base || !len || !a->ops->addmem)
 		return -HK_EINVAL;
 	return a->ops->addmem(a, base, len);
 }
 
 size_t hk_maxalloc(hk_alloc_t *a)
 {
+	NO_INSTANCE(a, 0);
 	OP_FLUSH(a);
 	return a->ops->maxalloc(a);
 }
 
 size_t hk_availmem(hk_alloc_t *a)
 {
+	NO_INSTANCE(a, 0);
 	OP_FLUSH(a);
 	return a->ops->availmem(a);
 }
@@ -183,6 +211,7 @@ size_t hk_availmem(hk_alloc_t *a)
 void hk_stats_get(hk_alloc_t *a, struct hk_stats *out)
 {
 	memset(out, 0, sizeof *out);
+	NO_INSTANCE(a, );
 	OP_FLUSH(a);
 	a->ops->stats(a, out);
 	out->nr_failed = __atomic_load_n(&a->nr_failed, __ATOMIC_RELAXED);
@@ -191,11 +220,13 @@ void hk_stats_get(hk_alloc_t *a, struct hk_stats *out)
 int hk_check(hk_alloc_t *a, struct hk_check_report *r)
 {
 	struct hk_check_report dummy;
+	if (!a)
+		return _hk_check_fail(r, NULL, "a NULL instance");
 	return QUIET(a->ops->check(a, r ? r : &dummy));
 }
 
-unsigned hk_caps(const hk_alloc_t *a) { return a->backend ? a->backend->caps : 0; }
-const char *hk_name(const hk_alloc_t *a) { return a->backend ? a->backend->name : "?"; }
+unsigned hk_caps(const hk_alloc_t *a) { return a && a->backend ? a->backend->caps : 0; }
+const char *hk_name(const hk_alloc_t *a) { return a && a->backend ? a->backend->name : "?"; }
 
 void hk_destroy(hk_alloc_t *a)
 {
