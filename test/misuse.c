@@ -12,6 +12,8 @@
  *                             block, over every backend that can free
  *   misuse valgrind VALGRIND  (builds with HK_VALGRIND=1) the same, run under
  *                             valgrind memcheck
+ *   misuse table              which misuse each backend detects, as a plain
+ *                             instance and checked: a markdown table (README)
  */
 #define _GNU_SOURCE
 #include <heapkit.h>
@@ -281,6 +283,82 @@ static int run_checked(void)
 	return bad || !ran;
 }
 
+/* In the child: a plain instance over child_backend, then the misuse. */
+static void plain_child(void)
+{
+	size_t len;
+	void *base = region_map(child_backend, &len);
+	heap = hk_create(child_backend->name, base, len);
+	if (!heap)
+		_exit(4);
+	child_misuse->run();
+}
+
+/*
+ * What became of a misuse in a child: "reported" (heapkit named it and the
+ * address, then stopped), "crash" (died otherwise), "not detected".
+ */
+static const char *outcome(void (*fn)(void))
+{
+	int out[2], err[2];
+	if (pipe(out) || pipe(err))
+		exit(2);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		fn();
+		_exit(0);
+	}
+	close(out[1]);
+	close(err[1]);
+	char obuf[256], ebuf[16384];
+	slurp(out[0], obuf, sizeof obuf);
+	slurp(err[0], ebuf, sizeof ebuf);
+	close(out[0]);
+	close(err[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	char *nl = strpbrk(obuf, "\r\n");
+	if (nl)
+		*nl = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return "not detected";
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+		return "not detected";   /* overflow-check: hk_check found nothing */
+	bool named = obuf[0] && contains_nocase(ebuf, obuf);
+	if (named && (contains_nocase(ebuf, "heapkit") || (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)))
+		return "reported";
+	return WIFSIGNALED(status) ? "crash" : "error exit";
+}
+
+static int run_table(void)
+{
+	printf("| misuse |");
+	for (size_t i = 0; i < hk_backend_count(); i++)
+		if (hk_backend_at(i)->caps & HK_CAP_FREE)
+			printf(" %s | %s checked |", hk_backend_at(i)->name, hk_backend_at(i)->name);
+	printf("\n|---|");
+	for (size_t i = 0; i < hk_backend_count(); i++)
+		if (hk_backend_at(i)->caps & HK_CAP_FREE)
+			printf("---|---|");
+	printf("\n");
+	for (size_t k = 0; k < NR_MISUSES; k++) {
+		child_misuse = &misuses[k];
+		printf("| %s |", child_misuse->name);
+		for (size_t i = 0; i < hk_backend_count(); i++) {
+			child_backend = hk_backend_at(i);
+			if (!(child_backend->caps & HK_CAP_FREE))
+				continue;
+			printf(" %s |", outcome(plain_child));
+			printf(" %s |", outcome(checked_child));
+		}
+		printf("\n");
+	}
+	return 0;
+}
+
 /* LD_PRELOAD=lib: every misuse but hk_check's, through plain malloc/free. */
 static int run_preload(const char *self, const char *lib)
 {
@@ -358,6 +436,8 @@ int main(int argc, char **argv)
 		return run_preload(argv[0], argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "asan"))
 		return run_uaf(argv[0], NULL);
+	if (argc >= 2 && !strcmp(argv[1], "table"))
+		return run_table();
 	if (argc >= 3 && !strcmp(argv[1], "valgrind"))
 		return run_uaf(argv[0], argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "plain") && misuse_find(argv[2])) {
@@ -368,6 +448,6 @@ int main(int argc, char **argv)
 		child_backend = hk_backend_find(argv[2]);
 		uaf_child();
 	}
-	fprintf(stderr, "usage: misuse checked | preload LIB | asan | valgrind VALGRIND\n");
+	fprintf(stderr, "usage: misuse checked | preload LIB | asan | valgrind VALGRIND | table\n");
 	return 2;
 }
