@@ -13,6 +13,9 @@
  *                             mstress on the boot allocator and on a private
  *                             instance of each freeing backend, then an
  *                             exhaustion check on each of those instances
+ *   hkstress [yield=N] [--alloc NAME|system] [--threads N] [--rounds N] ...
+ *                             tools/hkstress.c itself (musl images only),
+ *                             with these arguments; see docs/safety.md
  *
  * Every command takes yield=N (default 64): the boot thread and the workers
  * yield to the cooperative scheduler after every N allocator calls, so the
@@ -614,6 +617,44 @@ static int cmd_stress(unsigned long heap_mb, char **kv, int nkv)
 	return rc;
 }
 
+/* --- hkstress: tools/hkstress.c, its main renamed (Makefile.uk) ------------------- */
+
+#if CONFIG_LIBMUSL
+int hkstress_main(int argc, char **argv);
+extern unsigned hkstress_yield_every;   /* hkstress_glue.c */
+
+/*
+ * argv[0] is "hkstress"; yield=N arguments are ours (hkstress_glue.h), taken
+ * out before hkstress parses the rest. The verdict line is the one
+ * tools/uk-run.sh looks for.
+ */
+static int cmd_hkstress(int argc, char **argv)
+{
+	int n = 1, rc;
+
+	for (int k = 1; k < argc; k++) {
+		if (!strncmp(argv[k], "yield=", 6))
+			hkstress_yield_every = (unsigned)strtoul(argv[k] + 6, NULL, 0);
+		else
+			argv[n++] = argv[k];
+	}
+	printf("hkstress: tools/hkstress.c, yield every %u allocator calls\n", hkstress_yield_every);
+	rc = hkstress_main(n, argv);
+
+	fflush(stdout);
+	printf("hkstress: %s (tools/hkstress.c, exit %d)\n", rc ? "FAILED" : "ok", rc);
+	return rc;
+}
+#else
+static int cmd_hkstress(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("hkbench: hkstress needs the musl image (pthreads, mmap)\n");
+	return 2;
+}
+#endif
+
 int main(int argc, char *argv[])
 {
 	const char *alloc_name = "boot";
@@ -627,7 +668,7 @@ int main(int argc, char *argv[])
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
 	if (i >= argc || !strcmp(argv[i], "list")) {
-		printf("hkbench on Unikraft (%s). Commands: list | run WORKLOAD [alloc=..] [heap_mb=N] [reps=N] [tiny] [yield=N] [k=v..] | test | stress [k=v..]\n",
+		printf("hkbench on Unikraft (%s). Commands: list | run WORKLOAD [alloc=..] [heap_mb=N] [reps=N] [tiny] [yield=N] [k=v..] | test | stress [k=v..] | hkstress [--opts..]\n",
 		       THREAD_KIND);
 		cmd_list();
 		printf("built-in traces (replay trace=NAME):");
@@ -639,6 +680,8 @@ int main(int argc, char *argv[])
 	}
 	const char *cmd = argv[i++];
 
+	if (!strcmp(cmd, "hkstress"))
+		return cmd_hkstress(argc - i + 1, argv + i - 1) ? 1 : 0;
 	if (!strcmp(cmd, "run")) {
 		if (i >= argc || !(w = hkb_workload_find(argv[i]))) {
 			printf("hkbench: unknown workload '%s'\n", i < argc ? argv[i] : "");
