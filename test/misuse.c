@@ -194,8 +194,12 @@ static bool contains_nocase(const char *hay, const char *needle)
  * with a message containing expect and the address the child announced.
  * Returns 0 when it did.
  */
-static int expect_failure(const char *label, void (*fn)(void), char *const argv[], const char *expect,
-			  bool need_abort)
+/*
+ * Run fn in a child (or exec argv when argv != NULL) with its output caught:
+ * obuf gets the address it announced (first line of stdout), ebuf its
+ * stderr. Returns its wait status.
+ */
+static int run_child(void (*fn)(void), char *const argv[], char *obuf, size_t olen, char *ebuf, size_t elen)
 {
 	int out[2], err[2];
 	if (pipe(out) || pipe(err)) {
@@ -222,9 +226,8 @@ static int expect_failure(const char *label, void (*fn)(void), char *const argv[
 	}
 	close(out[1]);
 	close(err[1]);
-	char obuf[256], ebuf[16384];
-	slurp(out[0], obuf, sizeof obuf);
-	slurp(err[0], ebuf, sizeof ebuf);
+	slurp(out[0], obuf, olen);
+	slurp(err[0], ebuf, elen);
 	close(out[0]);
 	close(err[0]);
 	int status;
@@ -232,6 +235,14 @@ static int expect_failure(const char *label, void (*fn)(void), char *const argv[
 	char *nl = strpbrk(obuf, "\r\n");
 	if (nl)
 		*nl = 0;
+	return status;
+}
+
+static int expect_failure(const char *label, void (*fn)(void), char *const argv[], const char *expect,
+			  bool need_abort)
+{
+	char obuf[256], ebuf[16384];
+	int status = run_child(fn, argv, obuf, sizeof obuf, ebuf, sizeof ebuf);
 	/* The announced address, without leading zeros after 0x (as the reports print it). */
 	const char *addr = obuf;
 	bool died = need_abort ? WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT
@@ -300,29 +311,8 @@ static void plain_child(void)
  */
 static const char *outcome(void (*fn)(void))
 {
-	int out[2], err[2];
-	if (pipe(out) || pipe(err))
-		exit(2);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		fn();
-		_exit(0);
-	}
-	close(out[1]);
-	close(err[1]);
 	char obuf[256], ebuf[16384];
-	slurp(out[0], obuf, sizeof obuf);
-	slurp(err[0], ebuf, sizeof ebuf);
-	close(out[0]);
-	close(err[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	char *nl = strpbrk(obuf, "\r\n");
-	if (nl)
-		*nl = 0;
+	int status = run_child(fn, NULL, obuf, sizeof obuf, ebuf, sizeof ebuf);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return "not detected";
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)

@@ -22,6 +22,15 @@
 
 
 
+/* A shard instance over a fresh region of len bytes (*mem), or NULL (a failed check). */
+static hk_alloc_t *shard_open(size_t len, char **mem)
+{
+	*mem = region_get(len);
+	hk_alloc_t *a = hk_shard_create(*mem, len);
+	CHECK(a != NULL);
+	return a;
+}
+
 static void stamp(void *p, size_t n, uint32_t seed)
 {
 	uint8_t *b = p;
@@ -122,9 +131,8 @@ static void test_tiny_grow(void)
 static void test_whole_2mib(void)
 {
 	size_t len = 2 * MiB;
-	char *mem = region_get(len);
-	hk_alloc_t *a = hk_shard_create(mem, len);
-	CHECK(a != NULL);
+	char *mem;
+	hk_alloc_t *a = shard_open(len, &mem);
 	if (!a)
 		return;
 	size_t avail0 = hk_availmem(a);
@@ -313,9 +321,8 @@ static void *exit_reuser(void *arg)
 static void test_thread_exit(void)
 {
 	size_t len = 32 * MiB;
-	char *mem = region_get(len);
-	hk_alloc_t *a = hk_shard_create(mem, len);
-	CHECK(a != NULL);
+	char *mem;
+	hk_alloc_t *a = shard_open(len, &mem);
 	if (!a)
 		return;
 	size_t avail0 = hk_availmem(a);
@@ -391,9 +398,8 @@ static void test_destroy_detach(void)
 static void test_classes(void)
 {
 	size_t len = 64 * MiB;
-	char *mem = region_get(len);
-	hk_alloc_t *a = hk_shard_create(mem, len);
-	CHECK(a != NULL);
+	char *mem;
+	hk_alloc_t *a = shard_open(len, &mem);
 	if (!a)
 		return;
 	size_t worst_size = 0;
@@ -428,9 +434,8 @@ static void test_classes(void)
 static void test_aligned(void)
 {
 	size_t len = 64 * MiB;
-	char *mem = region_get(len);
-	hk_alloc_t *a = hk_shard_create(mem, len);
-	CHECK(a != NULL);
+	char *mem;
+	hk_alloc_t *a = shard_open(len, &mem);
 	if (!a)
 		return;
 	size_t avail0 = hk_availmem(a);

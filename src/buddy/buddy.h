@@ -63,6 +63,24 @@ struct buddy_link {
 	struct buddy_link *prev;  /* previous node, or the head */
 };
 
+/* Circular doubly linked lists with a head node (free lists, slab lists). */
+static inline void link_init(struct buddy_link *h) { h->next = h->prev = h; }
+static inline bool link_empty(const struct buddy_link *h) { return h->next == h; }
+
+static inline void link_push(struct buddy_link *h, struct buddy_link *n)
+{
+	n->next = h->next;
+	n->prev = h;
+	h->next->prev = n;
+	h->next = n;
+}
+
+static inline void link_unlink(struct buddy_link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+}
+
 /*
  * The header a free block carries in its first bytes. Invariant: a block is
  * free iff its tag is free_tag(addr, order) AND the node before it on its list

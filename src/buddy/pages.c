@@ -14,22 +14,6 @@
 
 /* --- Lists -------------------------------------------------------------------- */
 
-static inline void link_init(struct buddy_link *h) { h->next = h->prev = h; }
-static inline bool link_empty(const struct buddy_link *h) { return h->next == h; }
-
-static inline void link_push(struct buddy_link *h, struct buddy_link *n)
-{
-	n->next = h->next;
-	n->prev = h;
-	h->next->prev = n;
-	h->next = n;
-}
-
-static inline void link_unlink(struct buddy_link *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-}
 
 /* May l be followed from a free block of this order in r? */
 static inline bool link_is_plausible(const struct buddy_region *r, const struct buddy_link *l, unsigned order)

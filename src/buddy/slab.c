@@ -30,20 +30,6 @@ static const uint16_t class_sizes[SLAB_NR_CLASSES] = {
 };
 #define SLAB_FIRST_BIG 29  /* classes from here on use big slabs */
 
-static inline void link_init(struct buddy_link *h) { h->next = h->prev = h; }
-static inline bool link_empty(const struct buddy_link *h) { return h->next == h; }
-static inline void link_push(struct buddy_link *h, struct buddy_link *n)
-{
-	n->next = h->next;
-	n->prev = h;
-	h->next->prev = n;
-	h->next = n;
-}
-static inline void link_unlink(struct buddy_link *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-}
 
 void _hk_buddy_slab_init(struct buddy *b)
 {
