@@ -18,12 +18,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "check.h"
+#include "kit.h"
 
 /* --- Fixtures ------------------------------------------------------------ */
-
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
 
 static void region_put(void *p, size_t len) { munmap(p, len); }
 
@@ -51,10 +48,8 @@ static bool fixture_open(struct fixture *f, const struct hk_backend *b, size_t l
 
 static void fixture_close(struct fixture *f)
 {
-	struct hk_check_report r = { 0 };
 	if (f->a) {
-		int rc = hk_check(f->a, &r);
-		CHECKF(rc == 0, "heap check at close: %s at %p", r.what, r.addr);
+		kit_heap_ok(f->a, "at close");
 		hk_destroy(f->a);
 	}
 	/* A backend that keeps its region after destroy (mimalloc) gets to keep it. */
@@ -63,36 +58,25 @@ static void fixture_close(struct fixture *f)
 }
 
 
-/* --- Stamps: every block's contents are checked before it is freed --------- */
+/*
+ * Checks a backend is known to fail, with the reason: CHECK_KNOWN reports
+ * them as XFAIL (not counted) and as XPASS (counted) once they pass.
+ */
+static const struct known_failure {
+	const char *backend, *check, *why;
+} known_failures[] = {
+	{ "mimalloc", "addmem-4mib",
+	  "mimalloc 2.0 takes regions only as whole 32 MiB-aligned 32 MiB segments: 4 MiB additions are refused" },
+};
 
-static uint8_t stamp_byte(uint32_t seed, size_t i) { return (uint8_t)(seed * 2654435761u + i * 31u + (i >> 8)); }
-
-static void stamp(void *p, size_t n, uint32_t seed)
+/* The reason b is known to fail the check named so, or NULL. */
+static const char *known_failure(const struct hk_backend *b, const char *check)
 {
-	uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		b[i] = stamp_byte(seed, i);
+	for (size_t i = 0; i < sizeof known_failures / sizeof known_failures[0]; i++)
+		if (!strcmp(known_failures[i].backend, b->name) && !strcmp(known_failures[i].check, check))
+			return known_failures[i].why;
+	return NULL;
 }
-
-/* Index of the first wrong byte, or n. */
-static size_t stamp_verify(const void *p, size_t n, uint32_t seed)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != stamp_byte(seed, i))
-			return i;
-	return n;
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 
 /* --- Zero sizes and NULL ------------------------------------------------- */
 
@@ -141,8 +125,8 @@ static void test_alignment(const struct hk_backend *b)
 			CHECKF(p && (uintptr_t)p % align == 0, "memalign(%zu, %zu) = %p", align, n, p);
 			if (p) {
 				CHECK(hk_usable_size(a, p) >= n);
-				stamp(p, n, (uint32_t)align);
-				CHECK(stamp_verify(p, n, (uint32_t)align) == n);
+				kit_stamp(p, n, (uint32_t)align);
+				CHECK(kit_stamp_at(p, n, (uint32_t)align) == n);
 				hk_free(a, p);
 			}
 			if (align < sizeof(void *))
@@ -151,8 +135,8 @@ static void test_alignment(const struct hk_backend *b)
 			int rc = hk_posix_memalign(a, &out, align, n);
 			CHECKF(rc == 0 && out && (uintptr_t)out % align == 0, "posix_memalign(%zu, %zu) rc %d", align, n, rc);
 			if (out) {
-				stamp(out, n, 7);
-				CHECK(stamp_verify(out, n, 7) == n);
+				kit_stamp(out, n, 7);
+				CHECK(kit_stamp_at(out, n, 7) == n);
 				hk_free(a, out);
 			}
 		}
@@ -208,12 +192,12 @@ static void test_impossible_sizes(const struct hk_backend *b)
 	void *p = hk_malloc(a, 100);
 	CHECK(p != NULL);
 	if (p) {
-		stamp(p, 100, 3);
+		kit_stamp(p, 100, 3);
 		errno = 0;
 		CHECK(hk_realloc(a, p, SIZE_MAX) == NULL && errno == ENOMEM);
 		CHECK(hk_realloc(a, p, 64 * MiB) == NULL);
 		nfail += 2;
-		CHECK(stamp_verify(p, 100, 3) == 100);
+		CHECK(kit_stamp_at(p, 100, 3) == 100);
 		hk_free(a, p);
 	}
 	hk_stats_get(a, &s1);
@@ -236,7 +220,7 @@ static void test_realloc(const struct hk_backend *b)
 	hk_alloc_t *a = f.a;
 	size_t n = 1;
 	void *p = hk_malloc(a, n);
-	stamp(p, n, 11);
+	kit_stamp(p, n, 11);
 	/* Grow through the size classes, then shrink back. */
 	for (; n < 512 * KiB; n = n * 3 / 2 + 1) {
 		size_t m = n * 3 / 2 + 1;
@@ -244,13 +228,13 @@ static void test_realloc(const struct hk_backend *b)
 		CHECKF(q != NULL, "realloc to %zu", m);
 		if (!q)
 			break;
-		CHECKF(stamp_verify(q, n, 11) == n, "contents after growing %zu -> %zu", n, m);
-		stamp(q, m, 11);
+		CHECKF(kit_stamp_at(q, n, 11) == n, "contents after growing %zu -> %zu", n, m);
+		kit_stamp(q, m, 11);
 		p = q;
 	}
 	for (; n > 1; n = n * 2 / 3) {
 		void *q = hk_realloc(a, p, n);
-		CHECKF(q != NULL && stamp_verify(q, n, 11) == n, "shrink to %zu", n);
+		CHECKF(q != NULL && kit_stamp_at(q, n, 11) == n, "shrink to %zu", n);
 		if (!q)
 			break;
 		p = q;
@@ -259,9 +243,9 @@ static void test_realloc(const struct hk_backend *b)
 	/* An aligned block keeps contents through realloc too. */
 	void *al = hk_memalign(a, 4096, 5000);
 	if (al) {
-		stamp(al, 5000, 5);
+		kit_stamp(al, 5000, 5);
 		void *q = hk_realloc(a, al, 70000);
-		CHECK(q && stamp_verify(q, 5000, 5) == 5000);
+		CHECK(q && kit_stamp_at(q, 5000, 5) == 5000);
 		hk_free(a, q ? q : al);
 	}
 	fixture_close(&f);
@@ -284,9 +268,9 @@ static void test_usable_size(const struct hk_backend *b)
 		CHECKF(up >= n && uq >= n, "usable %zu/%zu for %zu", up, uq, n);
 		CHECK((uintptr_t)p % 16 == 0 && (uintptr_t)q % 16 == 0);
 		/* All usable bytes are the caller's: fill both, neither disturbs the other. */
-		stamp(p, up, 1);
-		stamp(q, uq, 2);
-		CHECK(stamp_verify(p, up, 1) == up && stamp_verify(q, uq, 2) == uq);
+		kit_stamp(p, up, 1);
+		kit_stamp(q, uq, 2);
+		CHECK(kit_stamp_at(p, up, 1) == up && kit_stamp_at(q, uq, 2) == uq);
 		hk_free(a, p);
 		hk_free(a, q);
 	}
@@ -310,7 +294,7 @@ static void test_calloc(const struct hk_backend *b)
 				hk_free(a, p);
 			}
 			void *c = hk_calloc(a, n / 8, 8);
-			CHECKF(c && all_zero(c, n), "calloc(%zu, 8) zeroed", n / 8);
+			CHECKF(c && kit_all_zero(c, n), "calloc(%zu, 8) zeroed", n / 8);
 			hk_free(a, c);
 		}
 	}
@@ -378,8 +362,8 @@ static void test_exhaustion(const struct hk_backend *b)
 
 static void test_addmem(const struct hk_backend *b)
 {
-	if (!can(b, HK_CAP_ADDMEM))
-		return;
+	SKIP_UNLESS(can(b, HK_CAP_ADDMEM), "no HK_CAP_ADDMEM");
+	const char *pieces = known_failure(b, "addmem-4mib");
 	size_t first = b->min_region > 64 * KiB ? b->min_region : 64 * KiB;
 	size_t chunk = 4 * MiB, nchunks = 16;
 	struct fixture f;
@@ -387,13 +371,14 @@ static void test_addmem(const struct hk_backend *b)
 		return;
 	hk_alloc_t *a = f.a;
 	char *more = region_get(chunk * nchunks);
-	CHECK(hk_malloc(a, 1 * MiB) == NULL); /* does not fit yet */
+	if (first < 1 * MiB)
+		CHECK(hk_malloc(a, 1 * MiB) == NULL); /* does not fit yet */
 	CHECK(hk_addmem(a, NULL, chunk) == -HK_EINVAL);
 	size_t avail = hk_availmem(a);
 	for (size_t i = 0; i < nchunks; i++) {
-		CHECK(hk_addmem(a, more + i * chunk, chunk) == 0);
+		CHECK_KNOWN(hk_addmem(a, more + i * chunk, chunk) == 0, pieces);
 		size_t now = hk_availmem(a);
-		CHECKF(now > avail + chunk / 2, "availmem %zu -> %zu after addmem of %zu", avail, now, chunk);
+		CHECK_KNOWN(now > avail + chunk / 2, pieces);
 		avail = now;
 	}
 	CHECK(hk_maxalloc(a) >= 1 * MiB);
@@ -404,16 +389,15 @@ static void test_addmem(const struct hk_backend *b)
 	for (; n < N && total < 40 * MiB; n++) {
 		size_t sz = n % 4 ? 256 * KiB : 1 * MiB;
 		blocks[n] = hk_malloc(a, sz);
-		CHECKF(blocks[n] != NULL, "block %zu of %zu bytes after growing", n, sz);
 		if (!blocks[n])
 			break;
-		stamp(blocks[n], 64, (uint32_t)n);
+		kit_stamp(blocks[n], 64, (uint32_t)n);
 		total += sz;
 	}
-	CHECK(total >= 32 * MiB);
+	CHECK_KNOWN(total >= 40 * MiB, pieces); /* no NULL before 40 MiB */
 	CHECK(hk_check(a, NULL) == 0);
 	for (size_t i = 0; i < n; i++) {
-		CHECK(stamp_verify(blocks[i], 64, (uint32_t)i) == 64);
+		CHECK(kit_stamp_at(blocks[i], 64, (uint32_t)i) == 64);
 		hk_free(a, blocks[i]);
 	}
 	if (can(b, HK_CAP_EXACT_AVAIL))
@@ -438,11 +422,11 @@ static void test_pages(const struct hk_backend *b)
 		pages[i] = hk_palloc(a, counts[i]);
 		CHECKF(pages[i] && (uintptr_t)pages[i] % HK_PAGE_SIZE == 0, "palloc(%zu)", counts[i]);
 		if (pages[i])
-			stamp(pages[i], counts[i] * HK_PAGE_SIZE, (uint32_t)i);
+			kit_stamp(pages[i], counts[i] * HK_PAGE_SIZE, (uint32_t)i);
 	}
 	for (int i = 0; i < 6; i++)
 		if (pages[i]) {
-			CHECK(stamp_verify(pages[i], counts[i] * HK_PAGE_SIZE, (uint32_t)i) == counts[i] * HK_PAGE_SIZE);
+			CHECK(kit_stamp_at(pages[i], counts[i] * HK_PAGE_SIZE, (uint32_t)i) == counts[i] * HK_PAGE_SIZE);
 			hk_pfree(a, pages[i], counts[i]);
 		}
 	if (can(b, HK_CAP_EXACT_AVAIL))
@@ -507,7 +491,7 @@ static size_t random_size(uint64_t *s)
 
 static void release(hk_alloc_t *a, struct slot *sl, const char *why)
 {
-	CHECKF(stamp_verify(sl->p, sl->n, sl->seed) == sl->n, "block %p (%zu bytes) corrupted before %s", sl->p,
+	CHECKF(kit_stamp_at(sl->p, sl->n, sl->seed) == sl->n, "block %p (%zu bytes) corrupted before %s", sl->p,
 	       sl->n, why);
 	hk_free(a, sl->p);
 	sl->p = NULL;
@@ -539,7 +523,7 @@ static void test_random(const struct hk_backend *b, uint64_t seed)
 			if (!q)
 				continue;
 			size_t keep = n < sl->n ? n : sl->n;
-			CHECKF(stamp_verify(q, keep, sl->seed) == keep, "realloc lost contents (seed %llu op %d)",
+			CHECKF(kit_stamp_at(q, keep, sl->seed) == keep, "realloc lost contents (seed %llu op %d)",
 			       (unsigned long long)seed, op);
 			sl->p = q;
 			sl->n = n;
@@ -547,7 +531,7 @@ static void test_random(const struct hk_backend *b, uint64_t seed)
 			size_t n = random_size(&s);
 			if (kind == 7) {
 				sl->p = hk_calloc(a, 1, n);
-				CHECK(!sl->p || all_zero(sl->p, n));
+				CHECK(!sl->p || kit_all_zero(sl->p, n));
 			} else if (kind == 8) {
 				size_t align = (size_t)1 << (3 + rnd_next(&s) % 10);
 				sl->p = hk_memalign(a, align, n);
@@ -562,7 +546,7 @@ static void test_random(const struct hk_backend *b, uint64_t seed)
 		CHECKF(hk_usable_size(a, sl->p) >= sl->n, "usable size %zu of %p < %zu (kind %u)", hk_usable_size(a, sl->p),
 		       sl->p, sl->n, kind);
 		sl->seed = (uint32_t)rnd_next(&s);
-		stamp(sl->p, sl->n, sl->seed);
+		kit_stamp(sl->p, sl->n, sl->seed);
 		if (op % 2000 == 0) {
 			struct hk_check_report r = { 0 };
 			int rc = hk_check(a, &r);
@@ -592,13 +576,13 @@ static void test_instances(const struct hk_backend *b)
 	for (int i = 0; i < N; i++) {
 		p[i] = hk_malloc(f[i].a, 1000);
 		CHECK((char *)p[i] >= (char *)f[i].mem && (char *)p[i] < (char *)f[i].mem + f[i].len);
-		stamp(p[i], 1000, (uint32_t)i);
+		kit_stamp(p[i], 1000, (uint32_t)i);
 	}
 	void *big = hk_malloc(f[0].a, 512 * KiB);
 	CHECK(big != NULL);
 	CHECK(hk_availmem(f[1].a) <= avail1 && hk_availmem(f[1].a) + 64 * KiB > avail1);
 	for (int i = 0; i < N; i++) {
-		CHECK(stamp_verify(p[i], 1000, (uint32_t)i) == 1000);
+		CHECK(kit_stamp_at(p[i], 1000, (uint32_t)i) == 1000);
 		hk_free(f[i].a, p[i]);
 	}
 	hk_free(f[0].a, big);
@@ -630,7 +614,7 @@ static void *thread_churn(void *argp)
 		int i = (int)(rnd_next(&s) % 32);
 		if (mine[i]) {
 			size_t n = *(size_t *)mine[i];
-			if (stamp_verify((char *)mine[i] + sizeof(size_t), n, (uint32_t)n) != n)
+			if (kit_stamp_at((char *)mine[i] + sizeof(size_t), n, (uint32_t)n) != n)
 				t->failures++;
 			/* Hand it to another thread half the time; free whatever was there. */
 			void *old = rnd_next(&s) & 1 ? __atomic_exchange_n(&shared_blocks[op % T_SHARED], mine[i],
@@ -639,7 +623,7 @@ static void *thread_churn(void *argp)
 			mine[i] = NULL;
 			if (old) {
 				size_t m = *(size_t *)old;
-				if (stamp_verify((char *)old + sizeof(size_t), m, (uint32_t)m) != m)
+				if (kit_stamp_at((char *)old + sizeof(size_t), m, (uint32_t)m) != m)
 					t->failures++;
 				hk_free(t->a, old);
 			}
@@ -649,7 +633,7 @@ static void *thread_churn(void *argp)
 			if (!p)
 				continue;
 			*(size_t *)p = n;
-			stamp((char *)p + sizeof(size_t), n, (uint32_t)n);
+			kit_stamp((char *)p + sizeof(size_t), n, (uint32_t)n);
 			mine[i] = p;
 		}
 	}
@@ -660,8 +644,7 @@ static void *thread_churn(void *argp)
 
 static void test_threads(const struct hk_backend *b)
 {
-	if (!can(b, HK_CAP_THREADS | HK_CAP_FREE))
-		return;
+	SKIP_UNLESS(can(b, HK_CAP_THREADS | HK_CAP_FREE), "no HK_CAP_THREADS | HK_CAP_FREE");
 	struct fixture f;
 	if (!fixture_open(&f, b, 64 * MiB))
 		return;
@@ -737,27 +720,6 @@ static void test_bad_input(const struct hk_backend *b)
 
 /* --- Driver -------------------------------------------------------------- */
 
-/*
- * What a backend is known not to do, with the reason. The test still runs:
- * a failure is reported as XFAIL with the reason and not counted; a pass is
- * reported as XPASS and counted as a failure, so the table stays true.
- */
-static const struct expected_failure {
-	const char *backend, *test, *why;
-} expected_failures[] = {
-	{ "mimalloc", "addmem",
-	  "mimalloc 2.0 takes regions only as whole 32 MiB-aligned 32 MiB segments: a 64 KiB start and 4 MiB "
-	  "additions are refused" },
-};
-
-static const char *expected_failure(const char *backend, const char *test)
-{
-	for (size_t i = 0; i < sizeof expected_failures / sizeof expected_failures[0]; i++)
-		if (!strcmp(expected_failures[i].backend, backend) && !strcmp(expected_failures[i].test, test))
-			return expected_failures[i].why;
-	return NULL;
-}
-
 struct conformance_test {
 	const char *name;
 	void (*run)(const struct hk_backend *b);
@@ -788,34 +750,20 @@ static const struct conformance_test tests[] = {
 	{ "threads", test_threads },           { "bad-input", test_bad_input },
 };
 
-/* Runs every test on b; returns the failures that count. */
-static int run_backend(const struct hk_backend *b)
+/* Runs every test on b, one line each. */
+static void run_backend(const struct hk_backend *b)
 {
-	int counted = 0, checks = check_count, xfails = 0;
 	check_context = b->name;
 	const char *only = getenv("CONFORMANCE_ONLY"); /* run just this test, to debug it */
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		if (only && strcmp(only, tests[i].name))
 			continue;
-		int before = check_failures;
+		char label[128];
+		snprintf(label, sizeof label, "conformance[%s] %s", b->name, tests[i].name);
+		kit_test_begin(label);
 		tests[i].run(b);
-		int failed = check_failures - before;
-		const char *why = expected_failure(b->name, tests[i].name);
-		if (why && failed) {
-			printf("conformance[%s] %s: XFAIL (%s)\n", b->name, tests[i].name, why);
-			check_failures = before;
-			xfails++;
-		} else if (why) {
-			printf("conformance[%s] %s: XPASS, expected to fail: update the table\n", b->name, tests[i].name);
-			check_failures++;
-			counted++;
-		} else {
-			counted += failed;
-		}
+		kit_test_end();
 	}
-	printf("conformance[%s]: %s (%d checks, %d failed, %d expected failures)\n", b->name,
-	       counted ? "FAIL" : "PASS", check_count - checks, counted, xfails);
-	return counted;
 }
 
 int main(int argc, char **argv)

@@ -21,43 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "kit.h"
 #include "tlsf/tlsf_internal.h"
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
 
 /* --- Fixtures ------------------------------------------------------------ */
 
-
-static uint64_t tlsf_rnd(uint64_t *s)
-{
-	uint64_t x = *s += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static void stamp(void *p, size_t n, uint32_t seed)
-{
-	for (size_t i = 0; i < n; i++)
-		((uint8_t *)p)[i] = (uint8_t)(seed + i * 131);
-}
-
-static bool stamp_ok(const void *p, size_t n, uint32_t seed)
-{
-	for (size_t i = 0; i < n; i++)
-		if (((const uint8_t *)p)[i] != (uint8_t)(seed + i * 131))
-			return false;
-	return true;
-}
-
-static void check_heap(hk_alloc_t *a, const char *when)
-{
-	struct hk_check_report r = { 0 };
-	int rc = hk_check(a, &r);
-	CHECKF(rc == 0, "heap check %s: %s at %p", when, r.what, r.addr);
-}
 
 /*
  * The backend's operations, called as api.c calls them. In checker builds
@@ -112,13 +81,13 @@ static void test_realloc_inplace(void)
 	size_t avail0 = hk_availmem(a);
 	char *x = op_malloc(a, 1000), *y = op_malloc(a, 3000), *z = op_malloc(a, 100);
 	CHECK(x && y && z && y > x && z > y);
-	stamp(x, 1000, 1);
+	kit_stamp(x, 1000, 1);
 	op_free(a, y);
 	size_t avail = hk_availmem(a), old_usable = hk_usable_size(a, x);
 	/* Grow into the free neighbour: same address, contents kept, neighbour shrunk. */
 	char *x2 = op_realloc(a, x, 2500);
 	CHECK(x2 == x);
-	CHECK(stamp_ok(x2, 1000, 1));
+	CHECK(kit_stamp_ok(x2, 1000, 1));
 	CHECK(hk_usable_size(a, x2) >= 2500 && hk_usable_size(a, x2) < 2500 + ALIGN_SIZE);
 	CHECKF(avail - hk_availmem(a) == hk_usable_size(a, x2) - old_usable, "availmem %zu -> %zu", avail,
 	       hk_availmem(a));
@@ -126,27 +95,27 @@ static void test_realloc_inplace(void)
 	size_t room = (size_t)(z - x) - WORD;
 	CHECK(op_realloc(a, x, room) == x);
 	CHECK(hk_usable_size(a, x) == room);
-	CHECK(stamp_ok(x, 1000, 1));
+	CHECK(kit_stamp_ok(x, 1000, 1));
 	/* One more byte must move. */
 	char *moved = op_realloc(a, x, room + 1);
-	CHECK(moved && moved != x && stamp_ok(moved, 1000, 1));
+	CHECK(moved && moved != x && kit_stamp_ok(moved, 1000, 1));
 	x = moved;
-	check_heap(a, "after growing");
+	kit_heap_ok(a, "after growing");
 	/* Shrink in place: address kept, tail freed (and merged with a free neighbour). */
 	size_t before = hk_availmem(a), u_big = hk_usable_size(a, x);
 	CHECK(op_realloc(a, x, 100) == x);
-	CHECK(stamp_ok(x, 100, 1));
+	CHECK(kit_stamp_ok(x, 100, 1));
 	CHECK(hk_usable_size(a, x) == 104);
 	CHECK(hk_availmem(a) - before == u_big - 104);
 	CHECK(walk_free_blocks(a) >= 0);
 	/* Shrink by less than a block: nothing changes. */
 	size_t u = hk_usable_size(a, x);
 	CHECK(op_realloc(a, x, u - 8) == x && hk_usable_size(a, x) == u);
-	check_heap(a, "after shrinking");
+	kit_heap_ok(a, "after shrinking");
 	op_free(a, x);
 	op_free(a, z);
 	CHECK(hk_availmem(a) == avail0 && walk_free_blocks(a) == 1);
-	check_heap(a, "at the end");
+	kit_heap_ok(a, "at the end");
 	munmap(mem, len);
 }
 
@@ -210,7 +179,7 @@ static void test_overhead(void)
 		op_free(a, q);
 		CHECK(hk_availmem(a) == before);
 	}
-	check_heap(a, "at the end");
+	kit_heap_ok(a, "at the end");
 	munmap(mem, len);
 }
 
@@ -225,7 +194,7 @@ struct slot {
 
 static size_t random_size(uint64_t *s)
 {
-	uint64_t r = tlsf_rnd(s);
+	uint64_t r = rnd_next(s);
 	switch (r % 8) {
 	case 0: return 1 + (r >> 8) % (32 * KiB);
 	case 1: return 1 + (r >> 8) % 2048;
@@ -235,7 +204,7 @@ static size_t random_size(uint64_t *s)
 
 static void slot_release(hk_alloc_t *a, struct slot *sl)
 {
-	CHECKF(stamp_ok(sl->p, sl->n, sl->seed), "block %p corrupted", sl->p);
+	CHECKF(kit_stamp_ok(sl->p, sl->n, sl->seed), "block %p corrupted", sl->p);
 	if (sl->pages)
 		hk_pfree(a, sl->p, sl->pages);
 	else
@@ -253,8 +222,8 @@ static void test_random(void)
 	size_t avail0 = hk_availmem(a);
 	uint64_t s = 42;
 	for (int op = 1; op <= OPS; op++) {
-		struct slot *sl = &slots[tlsf_rnd(&s) % SLOTS];
-		unsigned kind = (unsigned)(tlsf_rnd(&s) % 10);
+		struct slot *sl = &slots[rnd_next(&s) % SLOTS];
+		unsigned kind = (unsigned)(rnd_next(&s) % 10);
 		if (sl->p && (kind < 6 || sl->pages)) {
 			slot_release(a, sl);
 		} else if (sl->p) {
@@ -262,20 +231,20 @@ static void test_random(void)
 			void *q = hk_realloc(a, sl->p, n);
 			if (q) {
 				size_t keep = n < sl->n ? n : sl->n;
-				CHECK(stamp_ok(q, keep, sl->seed));
+				CHECK(kit_stamp_ok(q, keep, sl->seed));
 				sl->p = q;
 				sl->n = n;
-				stamp(q, n, sl->seed);
+				kit_stamp(q, n, sl->seed);
 			}
 		} else {
 			size_t n = random_size(&s);
 			sl->pages = 0;
 			if (kind == 8) {
-				size_t align = (size_t)1 << (5 + tlsf_rnd(&s) % 9);
+				size_t align = (size_t)1 << (5 + rnd_next(&s) % 9);
 				sl->p = hk_memalign(a, align, n);
 				CHECK(!sl->p || (uintptr_t)sl->p % align == 0);
 			} else if (kind == 9) {
-				sl->pages = 1 + tlsf_rnd(&s) % 4;
+				sl->pages = 1 + rnd_next(&s) % 4;
 				n = sl->pages * HK_PAGE_SIZE;
 				sl->p = hk_palloc(a, sl->pages);
 				CHECK(!sl->p || (uintptr_t)sl->p % HK_PAGE_SIZE == 0);
@@ -285,13 +254,13 @@ static void test_random(void)
 			if (!sl->p)
 				continue;
 			sl->n = n;
-			sl->seed = (uint32_t)tlsf_rnd(&s);
-			stamp(sl->p, n, sl->seed);
+			sl->seed = (uint32_t)rnd_next(&s);
+			kit_stamp(sl->p, n, sl->seed);
 		}
 		if (op % 5000 == 0) {
 			hk_availmem(a); /* empties a checker build's quarantine */
 			CHECK(walk_free_blocks(a) >= 1);
-			check_heap(a, "during random ops");
+			kit_heap_ok(a, "during random ops");
 		}
 	}
 	for (int i = 0; i < SLOTS; i++)
@@ -299,7 +268,7 @@ static void test_random(void)
 			slot_release(a, &slots[i]);
 	CHECKF(hk_availmem(a) == avail0, "availmem %zu after free-all, was %zu", hk_availmem(a), avail0);
 	CHECK(walk_free_blocks(a) == 1);
-	check_heap(a, "after free-all");
+	kit_heap_ok(a, "after free-all");
 	munmap(mem, len);
 }
 
@@ -346,7 +315,7 @@ static void test_fragmentation(void)
 	uint64_t s = 7;
 	for (int round = 0; round < 20; round++) {
 		for (int k = 0; k < 2000; k++) {
-			int i = (int)(tlsf_rnd(&s) % N);
+			int i = (int)(rnd_next(&s) % N);
 			if (p[i]) {
 				op_free(a, p[i]);
 				p[i] = NULL;
@@ -366,7 +335,7 @@ static void test_fragmentation(void)
 	for (int i = 0; i < N; i++)
 		op_free(a, p[i]);
 	CHECK(hk_maxalloc(a) == max0 && hk_availmem(a) == avail0);
-	check_heap(a, "at the end");
+	kit_heap_ok(a, "at the end");
 	munmap(mem, len);
 }
 
@@ -395,7 +364,7 @@ static void test_addmem(void)
 	size_t off = 0, nr = 0, biggest = 0;
 	uint64_t s = 3;
 	while (nr < 200) {
-		size_t n = nr % 10 == 0 ? AREA_MIN + tlsf_rnd(&s) % 64 : 1 + tlsf_rnd(&s) % (64 * KiB);
+		size_t n = nr % 10 == 0 ? AREA_MIN + rnd_next(&s) % 64 : 1 + rnd_next(&s) % (64 * KiB);
 		if (n < AREA_MIN)
 			n = AREA_MIN;
 		if (off + n > pool)
@@ -414,7 +383,7 @@ static void test_addmem(void)
 	struct hk_stats st;
 	hk_stats_get(a, &st);
 	CHECK(st.bytes_managed == first + off);
-	check_heap(a, "after addmem");
+	kit_heap_ok(a, "after addmem");
 	size_t avail0 = hk_availmem(a);
 	/* Fill everything with small blocks; each lies inside one region. */
 	enum { CAP = 200000 };
@@ -433,14 +402,14 @@ static void test_addmem(void)
 	}
 	CHECK(k - k40 <= nr + 1);
 	CHECK(hk_availmem(a) == 0 && hk_maxalloc(a) == 0);
-	check_heap(a, "when full");
+	kit_heap_ok(a, "when full");
 	for (size_t i = 0; i < k; i++) {
 		CHECK(*(size_t *)blocks[i] == i);
 		op_free(a, blocks[i]);
 	}
 	CHECK(hk_availmem(a) == avail0);
 	CHECK(walk_free_blocks(a) == (long)nr + 1);
-	check_heap(a, "after free-all");
+	kit_heap_ok(a, "after free-all");
 	munmap(more, pool);
 	munmap(mem, first);
 }
@@ -462,33 +431,33 @@ static void *worker_run(void *arg)
 	struct slot mine[64] = { { 0 } };
 	uint64_t s = w->seed;
 	for (int op = 0; op < T_OPS; op++) {
-		struct slot *sl = &mine[tlsf_rnd(&s) % 64];
+		struct slot *sl = &mine[rnd_next(&s) % 64];
 		if (sl->p) {
-			if (!stamp_ok(sl->p, sl->n, sl->seed))
+			if (!kit_stamp_ok(sl->p, sl->n, sl->seed))
 				w->failures++;
-			if (tlsf_rnd(&s) % 3 == 0) {
-				size_t n = 1 + tlsf_rnd(&s) % 2048;
+			if (rnd_next(&s) % 3 == 0) {
+				size_t n = 1 + rnd_next(&s) % 2048;
 				void *q = hk_realloc(w->a, sl->p, n);
 				if (q) {
 					size_t keep = n < sl->n ? n : sl->n;
-					if (!stamp_ok(q, keep, sl->seed))
+					if (!kit_stamp_ok(q, keep, sl->seed))
 						w->failures++;
 					sl->p = q;
 					sl->n = n;
-					stamp(q, n, sl->seed);
+					kit_stamp(q, n, sl->seed);
 				}
 				continue;
 			}
 			hk_free(w->a, sl->p);
 			sl->p = NULL;
 		} else {
-			size_t n = 1 + tlsf_rnd(&s) % 2048;
-			sl->p = tlsf_rnd(&s) % 4 ? hk_malloc(w->a, n) : hk_memalign(w->a, 64, n);
+			size_t n = 1 + rnd_next(&s) % 2048;
+			sl->p = rnd_next(&s) % 4 ? hk_malloc(w->a, n) : hk_memalign(w->a, 64, n);
 			if (!sl->p)
 				continue;
 			sl->n = n;
 			sl->seed = (uint32_t)op;
-			stamp(sl->p, n, sl->seed);
+			kit_stamp(sl->p, n, sl->seed);
 		}
 	}
 	for (int i = 0; i < 64; i++)
@@ -534,7 +503,7 @@ static void test_threads(void)
 	CHECK(cw.failures == 0);
 	CHECK(hk_availmem(a) == avail0);
 	CHECK(walk_free_blocks(a) == 1);
-	check_heap(a, "after the threads");
+	kit_heap_ok(a, "after the threads");
 	munmap(mem, len);
 }
 
@@ -579,70 +548,50 @@ static void test_check_detects(void)
 	munmap(mem, len);
 }
 
-/* Run fn in a child; it must abort with a message containing want. */
-static void expect_fatal(const char *want, void (*fn)(hk_alloc_t *a, char *p))
+/* In a child: an instance with two 100-byte blocks, the first handed to the misuse. */
+struct misuse {
+	void (*fn)(hk_alloc_t *a, char *p);
+};
+
+static void misuse_child(void *arg)
 {
-	int fds[2];
-	if (pipe(fds))
-		exit(2);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 2);
-		size_t len = 1 * MiB;
-		void *mem = region_get(len);
-		hk_alloc_t *a = hk_tlsf_create(mem, len);
-		char *p = op_malloc(a, 100);
-		op_malloc(a, 100);
-		fn(a, p);
-		_exit(0);
-	}
-	close(fds[1]);
-	char buf[1024] = { 0 };
-	size_t n = 0;
-	ssize_t got;
-	while (n < sizeof buf - 1 && (got = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
-		n += (size_t)got;
-	close(fds[0]);
-	int status = 0;
-	waitpid(pid, &status, 0);
-	CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "child status %d for '%s'", status, want);
-	CHECKF(strstr(buf, want) != NULL, "no '%s' in: %s", want, buf);
-	/* The report names the address the child announced ("expect ADDR"). */
-	char addr[64] = "";
-	const char *e = strstr(buf, "expect ");
-	if (e)
-		sscanf(e, "expect %63s", addr);
-	const char *rep = strstr(buf, "heapkit: ");
-	CHECKF(addr[0] && rep && strstr(rep, addr), "address %s not reported: %s", addr, buf);
+	size_t len = 1 * MiB;
+	hk_alloc_t *a = hk_tlsf_create(region_get(len), len);
+	char *p = op_malloc(a, 100);
+	op_malloc(a, 100);
+	((const struct misuse *)arg)->fn(a, p);
 }
+
+/* The misuse must abort the child with a report containing want and the address it announced. */
+#define expect_fatal(want, fn) CHECK_DIES(misuse_child, &(struct misuse){ fn }, want)
 
 static void do_double_free(hk_alloc_t *a, char *p)
 {
-	fprintf(stderr, "expect %p\n", (void *)p);
+	kit_announce((void *)p);
 	op_free(a, p);
 	op_free(a, p);
 }
 static void do_interior_free(hk_alloc_t *a, char *p)
 {
 	memset(p, 0, 100);
-	fprintf(stderr, "expect %p\n", (void *)(p + 32));
+	kit_announce((void *)(p + 32));
 	op_free(a, p + 32);
 }
 static void do_foreign_free(hk_alloc_t *a, char *p)
 {
 	static char elsewhere[64] __attribute__((aligned(16)));
-	fprintf(stderr, "expect %p\n", (void *)elsewhere);
+	kit_announce((void *)elsewhere);
 	op_free(a, elsewhere);
 }
 static void do_misaligned_free(hk_alloc_t *a, char *p)
 {
-	fprintf(stderr, "expect %p\n", (void *)(p + 8));
+	kit_announce((void *)(p + 8));
 	op_free(a, p + 8);
 }
 static void do_bad_pfree(hk_alloc_t *a, char *p)
 {
 	void *pg = op_palloc(a, 2);
-	fprintf(stderr, "expect %p\n", pg);
+	kit_announce(pg);
 	op_pfree(a, pg, 3);
 }
 
@@ -657,10 +606,7 @@ static void test_misuse(void)
 
 /* --- Driver -------------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	void (*run)(void);
-} tests[] = {
+static const struct kit_test tests[] = {
 	{ "realloc-inplace", test_realloc_inplace },
 	{ "overhead", test_overhead },
 	{ "random", test_random },
@@ -671,20 +617,4 @@ static const struct {
 	{ "misuse", test_misuse },
 };
 
-int main(int argc, char **argv)
-{
-	setvbuf(stdout, NULL, _IONBF, 0);
-	bool ran = false;
-	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-		if (argc > 1 && strcmp(argv[1], tests[i].name))
-			continue;
-		check_context = tests[i].name;
-		tests[i].run();
-		ran = true;
-	}
-	if (!ran) {
-		fprintf(stderr, "test_tlsf: no test called '%s'\n", argv[1]);
-		return 2;
-	}
-	return check_summary("tlsf");
-}
+int main(int argc, char **argv) { return kit_main("tlsf", tests, sizeof tests / sizeof tests[0], argc, argv); }
