@@ -25,6 +25,15 @@
 extern "C" {
 #endif
 
+/* The version, in one place: CMake, pkg-config and the sonames read it here. */
+#define HK_VERSION_MAJOR 0
+#define HK_VERSION_MINOR 2
+#define HK_VERSION_PATCH 0
+#define HK_VERSION_NUMBER (HK_VERSION_MAJOR * 10000 + HK_VERSION_MINOR * 100 + HK_VERSION_PATCH)
+
+/* The version of the library linked in, "MAJOR.MINOR.PATCH" (may differ from the header's). */
+const char *hk_version(void);
+
 /* Size of the unit palloc()/pfree() deal in: 4 KiB. */
 #define HK_PAGE_SIZE 4096u
 

@@ -21,12 +21,12 @@ endforeach()
 
 # The checks can fail: a test double that corrupts live blocks must be caught.
 string(REPLACE ";" "," HKB_BROKEN_LIST "${HKB_CATCHES_BROKEN}")
-add_test(NAME bench-broken-caught COMMAND hkbench test ${HKB_BROKEN_LIST} --alloc broken --expect-fail)
+add_test(NAME bench-broken-caught COMMAND hkbench test ${HKB_BROKEN_LIST} --allocs broken --expect-fail)
 set_tests_properties(bench-broken-caught PROPERTIES LABELS bench TIMEOUT 60)
 # ... and a failing run exits non-zero with a message.
-add_test(NAME bench-broken-run COMMAND hkbench run threadtest --tiny --alloc broken)
+add_test(NAME bench-broken-run COMMAND hkbench run threadtest --tiny --allocs broken)
 set_tests_properties(bench-broken-run PROPERTIES LABELS bench WILL_FAIL TRUE)
-add_test(NAME bench-broken-message COMMAND hkbench run threadtest --tiny --alloc broken)
+add_test(NAME bench-broken-message COMMAND hkbench run threadtest --tiny --allocs broken)
 set_tests_properties(bench-broken-message PROPERTIES LABELS bench
   FAIL_REGULAR_EXPRESSION ",ok$" PASS_REGULAR_EXPRESSION "FAILED: block changed while live")
 
@@ -40,7 +40,7 @@ set_tests_properties(bench-run-csv PROPERTIES LABELS bench
   PASS_REGULAR_EXPRESSION "glibc-simple,system,1,iterations=20;batch=100;size=64,1,[0-9.]+,[0-9.e+]+,Mops/s,[0-9]+,-1,-1,higher,ok")
 
 # LD_PRELOAD in a child: the row must come from the preloaded library.
-add_test(NAME bench-preload COMMAND hkbench run glibc-thread --tiny --alloc mimalloc)
+add_test(NAME bench-preload COMMAND hkbench run glibc-thread --tiny --allocs mimalloc)
 set_tests_properties(bench-preload PROPERTIES LABELS bench SKIP_RETURN_CODE 77
   PASS_REGULAR_EXPRESSION "glibc-thread,mimalloc,2,.*,ok")
 
@@ -65,9 +65,41 @@ grep -q '<svg' '${HKB_TOUT}/report.html' && grep -q 'larson,.*,buddy,2,' '${HKB_
 endif()
 
 # The workload library stays portable (it links into a Unikraft image): it may
-# use only heapkit's API and memset/memcpy/memmove/memcmp/strcmp from outside.
+# use only heapkit's API and memset/memcpy/memmove/memcmp/strcmp from outside;
+# the result row (bench/result.c) may also format and parse numbers
+# (snprintf, vsnprintf, strtod, strtol, strtoul), which any libc has.
 add_test(NAME bench-portable COMMAND sh -c
-  "nm -u '$<TARGET_FILE:hkbench_lib>' | awk 'NF == 2 {print $2}' | sort -u | \
+  "nm -A -u '$<TARGET_FILE:hkbench_lib>' | awk 'NF == 3 {print $1, $3}' | \
+grep -v -E ':result[.]c[.]o: (v?snprintf|strto(d|l|ul))$' | awk '{print $2}' | sort -u | \
 grep -v -E '^(hkb?_[a-z_0-9]+|mem(set|cpy|move|cmp)|strcmp|_GLOBAL_OFFSET_TABLE_|__stack_chk_fail|__[at]san_[a-z_0-9]+|__ubsan_[a-z_0-9]+)$' \
 && exit 1 || exit 0")
 set_tests_properties(bench-portable PROPERTIES LABELS bench)
+
+# The command-line convention (tools/opts.h): --help on stdout with status 0,
+# --version, an unknown option named with the nearest one, the table format.
+add_test(NAME cli-help COMMAND sh -c "for c in list run test sweep compare trace-info; do \
+'$<TARGET_FILE:hkbench>' $c --help | grep -q '^usage: hkbench' || { echo \"$c --help\"; exit 1; }; done; \
+'$<TARGET_FILE:hkbench>' --help | grep -q '^usage: hkbench COMMAND' && \
+'$<TARGET_FILE:hkstress>' --help | grep -q -- '--allocs' && \
+'$<TARGET_FILE:hklatency>' --help | grep -q -- '--allocs'")
+set_tests_properties(cli-help PROPERTIES LABELS "bench;cli")
+add_test(NAME cli-version COMMAND sh -c "for t in '$<TARGET_FILE:hkbench>' '$<TARGET_FILE:hkstress>' \
+'$<TARGET_FILE:hklatency>'; do \"$t\" --version | grep -q 'heapkit ${PROJECT_VERSION}$' || exit 1; done; \
+'$<TARGET_FILE:hkbench>' sweep --version | grep -q 'hkbench sweep heapkit'")
+set_tests_properties(cli-version PROPERTIES LABELS "bench;cli")
+add_test(NAME cli-unknown-option COMMAND sh -c "'$<TARGET_FILE:hkbench>' sweep --alocs x 2>&1; test $? -eq 2")
+set_tests_properties(cli-unknown-option PROPERTIES LABELS "bench;cli"
+  PASS_REGULAR_EXPRESSION "unknown option '--alocs'; did you mean '--allocs'[?]")
+add_test(NAME cli-unknown-everywhere COMMAND sh -c "\
+'$<TARGET_FILE:hkbench>' run glibc-simple --tiny --repz 2 2>&1 | grep -q \"did you mean '--reps'\" && \
+'$<TARGET_FILE:hkbench>' compare --basline x 2>&1 | grep -q \"did you mean '--baseline'\" && \
+'$<TARGET_FILE:hkstress>' --thread 2 2>&1 | grep -q \"did you mean '--threads'\" && \
+'$<TARGET_FILE:hklatency>' --allcs tlsf 2>&1 | grep -q \"did you mean '--allocs'\" && \
+'$<TARGET_FILE:hkbench>' swep 2>&1 | grep -q \"did you mean 'sweep'\"")
+set_tests_properties(cli-unknown-everywhere PROPERTIES LABELS "bench;cli")
+add_test(NAME cli-run-table COMMAND hkbench run glibc-simple --tiny --reps 2 --format table)
+set_tests_properties(cli-run-table PROPERTIES LABELS "bench;cli"
+  PASS_REGULAR_EXPRESSION "benchmark +allocator +thr +rep.*\nglibc-simple +system +1 +0 .* Mops/s .* ok ")
+add_test(NAME cli-run-json-null COMMAND hkbench run glibc-simple --tiny --format json --allocs system)
+set_tests_properties(cli-run-json-null PROPERTIES LABELS "bench;cli"
+  PASS_REGULAR_EXPRESSION "\"held_kb\": null, \"live_kb\": null.*\"cpu_seconds\": [0-9]")

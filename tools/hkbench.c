@@ -4,8 +4,9 @@
  * any parameters against any allocator.
  *
  *   hkbench list
- *   hkbench run WORKLOAD [key=value ...] [--alloc NAME] [--threads N,M] [--reps N]
- *   hkbench test [WORKLOAD|all] [--alloc NAME,...] [--expect-fail]
+ *   hkbench run WORKLOAD [key=value ...] [--allocs NAME] [--threads N,M] [--reps N]
+ *                        [--format csv|json|table]
+ *   hkbench test [WORKLOAD|all] [--allocs NAME,...] [--expect-fail]
  *   hkbench sweep ...     (see hkbench_sweep.c)
  *   hkbench compare ...   (see hkcompare.c)
  *
@@ -20,49 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hkbench.h"
-
-/* --- Small helpers ----------------------------------------------------------- */
-
-int hkbench_split(char *s, char **out, int max)
-{
-	int n = 0;
-	for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ","))
-		out[n++] = tok;
-	return n;
-}
-
-void hkbench_row_print(FILE *f, const struct hkbench_row *r)
-{
-	fprintf(f, "%s,%s,%u,%s,%d,%.6f,%.6g,%s,%ld,%ld,%ld,%s,%s\n", r->bench, r->alloc, r->threads,
-		r->params, r->rep, r->seconds, r->throughput, r->unit, r->peak_rss_kb, r->held_kb,
-		r->live_kb, r->lower_better ? "lower" : "higher", r->status);
-}
-
-int hkbench_row_parse(const char *line, struct hkbench_row *r)
-{
-	char better[16];
-	memset(r, 0, sizeof *r);
-	int n = sscanf(line, "%47[^,],%63[^,],%u,%255[^,],%d,%lf,%lf,%23[^,],%ld,%ld,%ld,%15[^,],%15s",
-		       r->bench, r->alloc, &r->threads, r->params, &r->rep, &r->seconds, &r->throughput,
-		       r->unit, &r->peak_rss_kb, &r->held_kb, &r->live_kb, better, r->status);
-	if (n != 13)
-		return -1;
-	r->lower_better = !strcmp(better, "lower");
-	return 0;
-}
-
-double hkbench_median(double *v, int n)
-{
-	/* Insertion sort: n is a handful of repetitions. */
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return n ? (n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
-}
+#include "commands.h"
+#include "host.h"
+#include "opts.h"
 
 /* --- list ------------------------------------------------------------------------ */
 
@@ -73,6 +34,12 @@ static const char *ptype_name(enum hkb_ptype t)
 
 int hkbench_cmd_list(int argc, char **argv)
 {
+	const struct hk_opt opts[] = { HK_OPT_LAST };
+	const struct hk_cmd cmd = { .name = "hkbench list", .synopsis = "",
+				    .about = "  the workloads with their parameters, and the allocators\n", .opts = opts };
+	int rc = hk_cmd_parse(&cmd, argc, argv, 2);
+	if (rc)
+		return rc == 1 ? 0 : rc;
 	printf("workloads:\n");
 	for (size_t i = 0; i < hkb_workload_count(); i++) {
 		const struct hkb_workload *w = hkb_workload_at(i);
@@ -158,8 +125,10 @@ static int run_preloaded(const struct hkbench_choice *c, int argc, char **argv)
 	char **nargv = calloc((size_t)argc + 1, sizeof *nargv);
 	for (int i = 0; i < argc; i++) {
 		nargv[i] = argv[i];
-		if (i > 0 && !strcmp(argv[i - 1], "--alloc"))
+		if (i > 0 && (!strcmp(argv[i - 1], "--allocs") || !strcmp(argv[i - 1], "--alloc")))
 			nargv[i] = "system";
+		if (!strncmp(argv[i], "--allocs=", 9) || !strncmp(argv[i], "--alloc=", 8))
+			nargv[i] = "--allocs=system";
 	}
 	setenv("LD_PRELOAD", c->lib, 1);
 	setenv("HKBENCH_PRELOADED", c->name, 1);
@@ -169,47 +138,89 @@ static int run_preloaded(const struct hkbench_choice *c, int argc, char **argv)
 	return 2;
 }
 
-/* Run one (workload, allocator, params) reps times; rows to stdout. */
+/* How run prints its rows. */
+enum out_format { OUT_CSV, OUT_JSON, OUT_TABLE };
+
+static void print_row(enum out_format f, const struct hkb_result *row)
+{
+	char buf[1024];
+	switch (f) {
+	case OUT_CSV:
+		hkb_result_csv(row, buf, sizeof buf);
+		fputs(buf, stdout);
+		break;
+	case OUT_JSON:
+		hkb_result_json(row, buf, sizeof buf);
+		printf("%s\n", buf);
+		break;
+	case OUT_TABLE: {
+		char fig[48] = "-", sec[24] = "-", cpu[24] = "-", rss[24] = "-";
+		if (hkb_present(row->throughput))
+			snprintf(fig, sizeof fig, "%.4g %s", row->throughput, row->unit);
+		if (hkb_present(row->seconds))
+			snprintf(sec, sizeof sec, "%.4g", row->seconds);
+		if (hkb_present(row->cpu_seconds))
+			snprintf(cpu, sizeof cpu, "%.3f", row->cpu_seconds);
+		if (row->peak_rss_kb >= 0)
+			snprintf(rss, sizeof rss, "%.1f", row->peak_rss_kb / 1024.0);
+		printf("%-18s %-12s %3u %3d %10s %9s %22s %9s  %-7s %s\n", row->bench, row->alloc, row->threads,
+		       row->rep, sec, cpu, fig, rss, row->status, row->params);
+		break;
+	}
+	}
+}
+
+static void print_header(enum out_format f)
+{
+	if (f == OUT_CSV)
+		printf("%s\n", HKB_RESULT_CSV_HEADER);
+	else if (f == OUT_TABLE)
+		printf("%-18s %-12s %3s %3s %10s %9s %22s %9s  %-7s %s\n", "benchmark", "allocator", "thr", "rep",
+		       "seconds", "cpu s", "figure", "RSS MiB", "status", "params");
+}
+
 /* Child mode (sweep, compare): print a "started" row before each run, so a
  * crash or hang is still attributed to its configuration. */
 static bool progress_rows;
 
-static int run_reps(struct hkb_run *proto, struct hkb_alloc *a, int reps, bool quiet)
+/* Run one (workload, allocator, params) reps times; rows to stdout. */
+static int run_reps(struct hkb_run *proto, struct hkb_alloc *a, int reps, enum out_format fmt)
 {
 	char params[256];
 	hkb_run_params_str(proto, params, sizeof params);
 	for (int rep = 0; rep < reps; rep++) {
 		struct hkb_run r = *proto;
-		struct hkbench_row row = { 0 };
+		struct hkb_result row;
+		hkb_result_init(&row);
 		snprintf(row.bench, sizeof row.bench, "%s", r.w->name);
 		snprintf(row.alloc, sizeof row.alloc, "%s", a->name);
 		snprintf(row.params, sizeof row.params, "%s", params);
 		snprintf(row.unit, sizeof row.unit, "%s", r.w->unit);
 		row.threads = hkb_run_nthreads(&r);
 		row.rep = rep;
-		row.held_kb = row.live_kb = -1;
 		row.lower_better = r.w->lower_is_better;
 		const char *skip = skip_reason(&r, a);
 		if (skip) {
 			fprintf(stderr, "hkbench: skip %s on %s: %s\n", r.w->name, a->name, skip);
 			snprintf(row.status, sizeof row.status, "skip");
-			hkbench_row_print(stdout, &row);
+			print_row(fmt, &row);
 			return 0;
 		}
 		if (progress_rows) {
 			snprintf(row.status, sizeof row.status, "started");
-			hkbench_row_print(stdout, &row);
+			print_row(OUT_CSV, &row);
 			fflush(stdout);
 		}
+		double cpu0 = hkbench_cpu_seconds();
 		int rc = hkb_run_exec(&r);
+		row.cpu_seconds = hkbench_cpu_seconds() - cpu0;
 		row.seconds = r.seconds;
 		row.throughput = r.throughput;
 		row.peak_rss_kb = hkbench_peak_rss_kb();
 		row.held_kb = r.held_kb;
 		row.live_kb = r.live_kb;
 		snprintf(row.status, sizeof row.status, "%s", rc ? "FAIL" : "ok");
-		if (!quiet || rc)
-			hkbench_row_print(stdout, &row);
+		print_row(fmt, &row);
 		fflush(stdout);
 		if (rc) {
 			fprintf(stderr, "hkbench: %s on %s FAILED: %s (block %p, detail %llu)\n", r.w->name,
@@ -220,56 +231,66 @@ static int run_reps(struct hkb_run *proto, struct hkb_alloc *a, int reps, bool q
 	return 0;
 }
 
-static void usage_run(void)
-{
-	fprintf(stderr, "usage: hkbench run WORKLOAD [key=value ...] [--alloc NAME] [--threads N[,M...]]\n"
-			"                    [--reps N] [--tiny] [--heap-mb N] [--heapkit-lib PATH]\n"
-			"                    [--no-header] [--timeout SECONDS]\n");
-}
-
 int hkbench_cmd_run(int argc, char **argv)
 {
-	const char *alloc_name = "system", *threads_list = NULL;
+	const char *alloc_name = "system", *threads_list = NULL, *format = "csv";
 	int reps = 1, timeout = 0;
 	bool header = true, tiny = false;
-	char *kv[64];
-	int nkv = 0;
-	if (argc < 3) {
-		usage_run();
-		return 2;
-	}
-	const struct hkb_workload *w = hkb_workload_find(argv[2]);
-	if (!w) {
-		fprintf(stderr, "hkbench: unknown workload '%s'\n", argv[2]);
+	unsigned long long heap_mb = hkbench_opts.heap_mb;
+	char *pos[66];
+	int npos = 0;
+	const struct hk_opt opts[] = {
+		HK_OPT_ALIAS("--allocs", "--alloc", HK_OPT_STR, &alloc_name, "NAME",
+			     "the allocator (default system; hkbench list shows them)"),
+		HK_OPT("--threads", HK_OPT_STR, &threads_list, "N[,M...]", "thread counts, one run each"),
+		HK_OPT("--reps", HK_OPT_INT, &reps, "N", "repetitions (default 1)"),
+		HK_OPT("--tiny", HK_OPT_FLAG, &tiny, NULL, "the workload's smoke-run parameters"),
+		HK_OPT("--format", HK_OPT_STR, &format, "csv|json|table", "how rows are printed (default csv)"),
+		HK_OPT("--heap-mb", HK_OPT_ULL, &heap_mb, "N", "region size of a heapkit backend (default 512)"),
+		HK_OPT("--heapkit-lib", HK_OPT_STR, &hkbench_opts.heapkit_lib, "PATH", "the drop-in to preload"),
+		HK_OPT("--timeout", HK_OPT_INT, &timeout, "SECONDS", "end the run after this long"),
+		HK_OPT("--no-header", HK_OPT_CLEAR, &header, NULL, "no CSV header / table heading"),
+		HK_OPT("--progress-rows", HK_OPT_FLAG, &progress_rows, NULL, NULL),
+		HK_OPT_LAST,
+	};
+	const struct hk_cmd cmd = {
+		.name = "hkbench run",
+		.synopsis = "WORKLOAD [key=value ...] [options]",
+		.about = "  rows: " HKB_RESULT_CSV_HEADER "\n",
+		.opts = opts,
+		.pos = pos,
+		.npos = &npos,
+		.maxpos = 66,
+	};
+	int rc = hk_cmd_parse(&cmd, argc, argv, 2);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	hkbench_opts.heap_mb = (size_t)heap_mb;
+	enum out_format fmt = !strcmp(format, "csv") ? OUT_CSV : !strcmp(format, "json") ? OUT_JSON
+			    : !strcmp(format, "table")                   ? OUT_TABLE
+									 : (enum out_format)-1;
+	if ((int)fmt < 0)
+		return hk_opt_error(&cmd, "--format %s: want csv, json or table%s", format, "");
+	if (!npos) {
+		hk_cmd_usage(&cmd, stderr);
 		list_workloads();
 		return 2;
 	}
-	for (int i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--alloc") && i + 1 < argc)
-			alloc_name = argv[++i];
-		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			threads_list = argv[++i];
-		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			reps = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--heap-mb") && i + 1 < argc)
-			hkbench_opts.heap_mb = (size_t)atol(argv[++i]);
-		else if (!strcmp(argv[i], "--heapkit-lib") && i + 1 < argc)
-			hkbench_opts.heapkit_lib = argv[++i];
-		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-			timeout = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--no-header"))
-			header = false;
-		else if (!strcmp(argv[i], "--progress-rows"))
-			progress_rows = true;
-		else if (!strcmp(argv[i], "--tiny"))
-			tiny = true;
-		else if (strchr(argv[i], '=') && nkv < 64)
-			kv[nkv++] = argv[i];
-		else {
-			usage_run();
+	const struct hkb_workload *w = hkb_workload_find(pos[0]);
+	if (!w) {
+		fprintf(stderr, "hkbench run: unknown workload '%s'\n", pos[0]);
+		list_workloads();
+		return 2;
+	}
+	for (int i = 1; i < npos; i++)
+		if (!strchr(pos[i], '=')) {
+			fprintf(stderr, "hkbench run: '%s' is not key=value\n", pos[i]);
+			list_params(w);
 			return 2;
 		}
-	}
+	if (strchr(alloc_name, ','))
+		return hk_opt_error(&cmd, "run takes one allocator, not '%s'; hkbench sweep takes several%s",
+				    alloc_name, "");
 	struct hkbench_choice c;
 	if (!hkbench_choose(alloc_name, &c))
 		return 2;
@@ -293,21 +314,21 @@ int hkbench_cmd_run(int argc, char **argv)
 		fprintf(stderr, "hkbench: %s: bad tiny parameters: %s\n", w->name, err);
 		return 2;
 	}
-	for (int i = 0; i < nkv; i++) {
-		if (hkb_run_set_list(&proto, kv[i], &err)) {
-			fprintf(stderr, "hkbench: %s: '%s': %s\n", w->name, kv[i], err);
+	for (int i = 1; i < npos; i++) {
+		if (hkb_run_set_list(&proto, pos[i], &err)) {
+			fprintf(stderr, "hkbench: %s: '%s': %s\n", w->name, pos[i], err);
 			list_params(w);
 			return 2;
 		}
 	}
 	if (header)
-		printf("%s\n", HKBENCH_CSV_HEADER);
+		print_header(fmt);
 	char tl[256];
 	snprintf(tl, sizeof tl, "%s", threads_list ? threads_list : "");
 	char *tv[32];
 	int nt = threads_list ? hkbench_split(tl, tv, 32) : 0;
 	int tidx = hkb_param_index(w, "threads");
-	int rc = 0;
+	rc = 0;
 	for (int t = 0; t < (nt ? nt : 1) && !rc; t++) {
 		struct hkb_run r = proto;
 		if (nt) {
@@ -327,7 +348,7 @@ int hkbench_cmd_run(int argc, char **argv)
 				break;
 			}
 		}
-		rc = run_reps(&r, &a, reps, false);
+		rc = run_reps(&r, &a, reps, fmt);
 	}
 	hkbench_close(&a);
 	return rc;
@@ -385,16 +406,31 @@ int hkbench_cmd_test(int argc, char **argv)
 {
 	const char *which = "all", *alloc_list = NULL;
 	bool expect_fail = false;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--alloc") && i + 1 < argc)
-			alloc_list = argv[++i];
-		else if (!strcmp(argv[i], "--heap-mb") && i + 1 < argc)
-			hkbench_opts.heap_mb = (size_t)atol(argv[++i]);
-		else if (!strcmp(argv[i], "--expect-fail"))
-			expect_fail = true;
-		else
-			which = argv[i];
-	}
+	unsigned long long heap_mb = hkbench_opts.heap_mb;
+	char *pos[1];
+	int npos = 0;
+	const struct hk_opt opts[] = {
+		HK_OPT_ALIAS("--allocs", "--alloc", HK_OPT_STR, &alloc_list, "NAME,...",
+			     "allocators (default system and every backend that can free)"),
+		HK_OPT("--heap-mb", HK_OPT_ULL, &heap_mb, "N", "region size of a heapkit backend (default 512)"),
+		HK_OPT("--expect-fail", HK_OPT_FLAG, &expect_fail, NULL, "every run must be caught failing"),
+		HK_OPT_LAST,
+	};
+	const struct hk_cmd cmd = {
+		.name = "hkbench test",
+		.synopsis = "[all|WORKLOAD,...] [options]",
+		.about = "  every workload, tiny, on each allocator, each run in its own process\n",
+		.opts = opts,
+		.pos = pos,
+		.npos = &npos,
+		.maxpos = 1,
+	};
+	int rc = hk_cmd_parse(&cmd, argc, argv, 2);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (npos)
+		which = pos[0];
+	hkbench_opts.heap_mb = (size_t)heap_mb;
 	const char *names[64];
 	size_t nnames = 0;
 	char listbuf[512];
@@ -451,30 +487,57 @@ int hkbench_cmd_test(int argc, char **argv)
 
 /* --- main ------------------------------------------------------------------------------------- */
 
-static void usage(void)
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *what;
+} commands[] = {
+	{ "list", hkbench_cmd_list, "the workloads, their parameters and the allocators" },
+	{ "run", hkbench_cmd_run, "one workload on one allocator: rows as CSV, JSON or a table" },
+	{ "test", hkbench_cmd_test, "every workload, tiny, with its content checks" },
+	{ "sweep", hkbench_cmd_sweep, "workloads x parameters x allocators x threads, repeated" },
+	{ "compare", hkbench_cmd_compare, "the drop-in comparison: a fixed set over LD_PRELOAD" },
+	{ "trace-info", hkbench_trace_info, "what a recorded trace holds" },
+};
+#define NR_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: hkbench list | run | test | sweep | compare | trace-info   (hkbench CMD --help)\n");
+	fprintf(f, "usage: hkbench COMMAND [options]   (hkbench COMMAND --help)\n");
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].what);
+	fprintf(f, "  %-12s %s\n  %-12s %s\n", "--help", "this text", "--version", "heapkit's version");
 }
 
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "list"))
-		return hkbench_cmd_list(argc, argv);
-	if (!strcmp(argv[1], "run"))
-		return hkbench_cmd_run(argc, argv);
-	if (!strcmp(argv[1], "test"))
-		return hkbench_cmd_test(argc, argv);
-	if (!strcmp(argv[1], "sweep"))
-		return hkbench_cmd_sweep(argc, argv);
-	if (!strcmp(argv[1], "trace-info"))
-		return hkbench_trace_info(argc, argv);
-	if (!strcmp(argv[1], "compare"))
-		return hkbench_cmd_compare(argc, argv);
-	usage();
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("hkbench heapkit %s\n", hk_version());
+		return 0;
+	}
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc, argv);
+	const char *near = NULL;
+	int best = 3;
+	for (size_t i = 0; i < NR_COMMANDS; i++) {
+		int d = hk_opt_distance(argv[1], commands[i].name);
+		if (d < best)
+			best = d, near = commands[i].name;
+	}
+	if (near)
+		fprintf(stderr, "hkbench: unknown command '%s'; did you mean '%s'?\n", argv[1], near);
+	else
+		fprintf(stderr, "hkbench: unknown command '%s'\n", argv[1]);
+	usage(stderr);
 	return 2;
 }

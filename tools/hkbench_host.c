@@ -23,7 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hkbench.h"
+#include <gnu/libc-version.h>
+#include <sys/utsname.h>
+
+#include "host.h"
 
 struct hkbench_opts hkbench_opts = { .heap_mb = 512, .heapkit_lib = NULL };
 
@@ -519,12 +522,13 @@ int hkbench_preload_verify(const char *lib)
 
 /* --- Child runs ------------------------------------------------------------------------- */
 
-int hkbench_child(char *const args[], struct hkbench_row *rows, int max_rows, int *nrows,
-		  long *peak_kb, double timeout_s)
+int hkbench_child(char *const args[], struct hkb_result *rows, int max_rows, int *nrows,
+		  long *peak_kb, double *cpu_s, double timeout_s)
 {
 	int fds[2];
 	*nrows = 0;
 	*peak_kb = -1;
+	*cpu_s = __builtin_nan("");
 	if (pipe(fds))
 		return -1;
 	fflush(NULL);
@@ -579,10 +583,12 @@ int hkbench_child(char *const args[], struct hkbench_row *rows, int max_rows, in
 	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
 	*peak_kb = ru.ru_maxrss;
+	*cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+		 ru.ru_stime.tv_usec * 1e-6;
 	/* A "started" row is replaced by the row that ends it; one left over
 	 * means the run never ended: it crashed or hung. */
 	for (char *line = strtok(out, "\n"); line && *nrows < max_rows; line = strtok(NULL, "\n")) {
-		if (hkbench_row_parse(line, &rows[*nrows]))
+		if (hkb_result_parse(line, &rows[*nrows]))
 			continue;
 		if (*nrows > 0 && !strcmp(rows[*nrows - 1].status, "started"))
 			rows[*nrows - 1] = rows[*nrows];
@@ -590,9 +596,9 @@ int hkbench_child(char *const args[], struct hkbench_row *rows, int max_rows, in
 			(*nrows)++;
 	}
 	if (*nrows > 0 && !strcmp(rows[*nrows - 1].status, "started")) {
-		struct hkbench_row *r = &rows[*nrows - 1];
+		struct hkb_result *r = &rows[*nrows - 1];
 		snprintf(r->status, sizeof r->status, "%s", killed ? "TIMEOUT" : "FAIL");
-		r->seconds = r->throughput = 0;
+		r->seconds = r->throughput = __builtin_nan("");
 	}
 	free(out);
 	if (killed) {
@@ -602,4 +608,100 @@ int hkbench_child(char *const args[], struct hkbench_row *rows, int max_rows, in
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+int hkbench_split(char *s, char **out, int max)
+{
+	int n = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(s, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save))
+		out[n++] = tok;
+	return n;
+}
+
+double hkbench_cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* --- The run's context ------------------------------------------------------------------ */
+
+/* The first line a command prints, without its newline, into out ("" if none). */
+static void first_line(const char *cmd, char *out, size_t len)
+{
+	out[0] = 0;
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return;
+	if (fgets(out, (int)len, p))
+		out[strcspn(out, "\n")] = 0;
+	else
+		out[0] = 0;
+	pclose(p);
+}
+
+/* A library's version from the name of the file its soname points to ("2.0"). */
+static void lib_version(const char *path, char *out, size_t len)
+{
+	char real[PATH_MAX];
+	out[0] = 0;
+	if (!realpath(path, real))
+		return;
+	const char *so = strstr(real, ".so.");
+	snprintf(out, len, "%s", so ? so + 4 : "");
+}
+
+void hkbench_context(struct hkb_context *c)
+{
+	hkb_context_init(c);
+	snprintf(c->tool_version, sizeof c->tool_version, "%s", hk_version());
+#ifdef HKB_SOURCE_DIR
+	first_line("git -C '" HKB_SOURCE_DIR "' describe --always --dirty=+dirty 2>/dev/null", c->commit,
+		   sizeof c->commit);
+#endif
+#ifdef HKB_BUILD_TYPE
+	snprintf(c->build_type, sizeof c->build_type, "%s", HKB_BUILD_TYPE);
+#endif
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(c->date, sizeof c->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct utsname u;
+	if (!uname(&u)) {
+		snprintf(c->host, sizeof c->host, "%.63s", u.nodename);
+		snprintf(c->kernel, sizeof c->kernel, "%.20s %.64s %.20s", u.sysname, u.release, u.machine);
+	}
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f)) {
+		char *colon = strchr(line, ':');
+		if (!strncmp(line, "model name", 10) && colon) {
+			snprintf(c->cpu_model, sizeof c->cpu_model, "%s", colon + 2);
+			c->cpu_model[strcspn(c->cpu_model, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	c->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	double la[1];
+	if (getloadavg(la, 1) == 1)
+		c->loadavg1 = la[0];
+	hkb_context_lib(c, "glibc", gnu_get_libc_version());
+	for (size_t i = 0; i < NR_PRELOAD; i++) {
+		char v[64];
+		if (preload_libs[i].path[0] != '/')
+			continue;
+		/* The Debian package's version when there is one, else the file's. */
+		char cmd[PATH_MAX + 200];
+		snprintf(cmd, sizeof cmd, "dpkg-query -S '%s' 2>/dev/null | cut -d: -f1 | head -n1 | "
+			 "xargs -r dpkg-query -W -f='${Version}' 2>/dev/null", preload_libs[i].path);
+		first_line(cmd, v, sizeof v);
+		if (!v[0])
+			lib_version(preload_libs[i].path, v, sizeof v);
+		hkb_context_lib(c, preload_libs[i].name, v);
+	}
 }

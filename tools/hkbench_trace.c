@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hkbench.h"
+#include "commands.h"
+#include "host.h"
+#include "opts.h"
 
 #define NO_ID UINT32_MAX
 #define SIZE_BUCKETS 22    /* <=16 B, <=32 B, ... <=16 MiB, larger */
@@ -158,16 +160,22 @@ static void print_json(FILE *f, const char *path, const struct hk_trace *t, cons
 int hkbench_trace_info(int argc, char **argv)
 {
 	const char *path = NULL, *json = NULL;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json") && i + 1 < argc)
-			json = argv[++i];
-		else if (!path)
-			path = argv[i];
-	}
-	if (!path) {
-		fprintf(stderr, "usage: hkbench trace-info FILE [--json OUT]\n");
+	char *pos[1];
+	int npos = 0;
+	const struct hk_opt opts[] = {
+		HK_OPT("--json", HK_OPT_STR, &json, "OUT", "also write the figures as JSON (the report reads it)"),
+		HK_OPT_LAST,
+	};
+	const struct hk_cmd cmd = { .name = "hkbench trace-info", .synopsis = "FILE [options]", .opts = opts,
+				    .pos = pos, .npos = &npos, .maxpos = 1 };
+	int rc = hk_cmd_parse(&cmd, argc, argv, 2);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!npos) {
+		hk_cmd_usage(&cmd, stderr);
 		return 2;
 	}
+	path = pos[0];
 	size_t len;
 	const char *err = NULL;
 	uint8_t *data = hkbench_slurp(path, &len, &err);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * hkbench compare: the drop-in comparison. A mixed set of workloads runs
- * against malloc libraries loaded with LD_PRELOAD (the heapkit drop-in,
- * mimalloc, jemalloc, tcmalloc) and glibc, each run in its own child,
- * interleaved (A B C A B C ...). Prints, per workload, each allocator's
- * time ratio to the baseline (mimalloc), the geometric mean, and peak RSS.
+ * hkbench compare: the drop-in comparison, a fixed plan for the planner
+ * (plan.h) plus a summary. A mixed set of workloads runs against malloc
+ * libraries loaded with LD_PRELOAD (the heapkit drop-in, mimalloc, jemalloc,
+ * tcmalloc) and glibc, each run in its own child, interleaved. Prints, per
+ * workload, each allocator's time ratio to the baseline (mimalloc) with its
+ * min-max, the geometric mean, and peak RSS.
  *
  * The time of a run is the time per unit of work: 1 / throughput. For a
  * fixed amount of work that is the elapsed time; for larson, which runs
@@ -15,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hkbench.h"
+#include "commands.h"
+#include "opts.h"
+#include "plan.h"
 
 /* --- The mixed set ------------------------------------------------------------ */
 
@@ -42,227 +45,173 @@ static const struct cmp_case cases[] = {
 };
 #define NR_CASES (sizeof cases / sizeof cases[0])
 
-#define MAX_ALLOCS 8
-#define MAX_REPS 15
+#define MAX_REPS 31
 
 /* Results for one (case, allocator). */
 struct cell {
 	double thr[MAX_REPS];    /* throughput per rep */
 	double sec[MAX_REPS];
-	long peak_kb[MAX_REPS];
+	double peak_kb[MAX_REPS];
 	int n;
-	bool failed;
-	bool skipped;
+	bool failed, skipped;
 };
 
+static struct cell cells[NR_CASES][HKB_PLAN_ALLOCS];
+static size_t plan_case[NR_CASES];   /* plan configuration -> case */
 
-static void usage_compare(void)
+static void collect(void *ctx, size_t config, int alloc, const struct hkb_result *row)
 {
-	fprintf(stderr,
-		"usage: hkbench compare [--allocs heapkit,mimalloc,jemalloc,tcmalloc,system]\n"
-		"                       [--baseline mimalloc] [--reps N] [--tiny] [--only LABEL,...]\n"
-		"                       [--csv FILE] [--json FILE] [--heapkit-lib PATH] [--timeout S]\n");
+	struct cell *cl = &cells[plan_case[config]][alloc];
+	if (!strcmp(row->status, "skip")) {
+		cl->skipped = true;
+	} else if (strcmp(row->status, "ok") || !(row->throughput > 0)) {
+		cl->failed = true;
+	} else if (cl->n < MAX_REPS) {
+		cl->thr[cl->n] = row->throughput;
+		cl->sec[cl->n] = row->seconds;
+		cl->peak_kb[cl->n] = (double)row->peak_rss_kb;
+		cl->n++;
+	}
 }
 
-static long median_long(const long *v, int n)
+static struct hkb_stats stats(const double *v, int n)
 {
-	double d[MAX_REPS];
-	for (int i = 0; i < n; i++)
-		d[i] = (double)v[i];
-	return (long)hkbench_median(d, n);
+	double tmp[MAX_REPS];
+	struct hkb_stats s;
+	memcpy(tmp, v, (size_t)n * sizeof *v);
+	hkb_stats_of(tmp, n, &s);
+	return s;
+}
+
+/* Time per unit of work relative to the baseline's median: each rep's ratio. */
+static struct hkb_stats ratio_stats(const struct cell *cl, const struct cell *b)
+{
+	double r[MAX_REPS];
+	struct hkb_stats bs = stats(b->thr, b->n), s;
+	for (int i = 0; i < cl->n; i++)
+		r[i] = bs.median / cl->thr[i];
+	hkb_stats_of(r, b->n ? cl->n : 0, &s);
+	/* The ratio of medians, so 1.00 is exactly the baseline's own. */
+	if (cl->n && b->n)
+		s.median = bs.median / stats(cl->thr, cl->n).median;
+	return s;
 }
 
 int hkbench_cmd_compare(int argc, char **argv)
 {
-	char alloc_buf[256] = "heapkit,mimalloc,jemalloc,tcmalloc,system";
-	const char *baseline = "mimalloc", *csv_path = NULL, *json_path = NULL;
-	char only_buf[256] = "";
+	const char *alloc_list = "heapkit,mimalloc,jemalloc,tcmalloc,system", *baseline = "mimalloc";
+	const char *csv_path = NULL, *json_path = NULL, *only = NULL;
 	int reps = 3;
 	double timeout = 120;
 	bool tiny = false;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--allocs") && i + 1 < argc)
-			snprintf(alloc_buf, sizeof alloc_buf, "%s", argv[++i]);
-		else if (!strcmp(argv[i], "--baseline") && i + 1 < argc)
-			baseline = argv[++i];
-		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			reps = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
-			snprintf(only_buf, sizeof only_buf, "%s", argv[++i]);
-		else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
-			csv_path = argv[++i];
-		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
-			json_path = argv[++i];
-		else if (!strcmp(argv[i], "--heapkit-lib") && i + 1 < argc)
-			hkbench_opts.heapkit_lib = argv[++i];
-		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-			timeout = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--tiny"))
-			tiny = true;
-		else {
-			usage_compare();
-			return 2;
-		}
-	}
-	if (reps < 1 || reps > MAX_REPS) {
-		fprintf(stderr, "hkbench compare: --reps must be 1..%d\n", MAX_REPS);
-		return 2;
-	}
-	/* Allocators: keep those available, say why the others are left out. */
-	char *req[MAX_ALLOCS];
-	int nreq = hkbench_split(alloc_buf, req, MAX_ALLOCS);
-	char *allocs[MAX_ALLOCS];
-	int nalloc = 0;
-	for (int i = 0; i < nreq; i++) {
-		struct hkbench_choice c;
-		if (!hkbench_choose(req[i], &c))
-			return 2;
-		if (!c.available) {
-			printf("# %s left out: %s (%s)\n", req[i], c.why, c.lib);
-			continue;
-		}
-		allocs[nalloc++] = req[i];
-	}
-	int base = -1;
+	const struct hk_opt opts[] = {
+		HK_OPT_ALIAS("--allocs", "--alloc", HK_OPT_STR, &alloc_list, "NAME,...",
+			     "allocators (default heapkit,mimalloc,jemalloc,tcmalloc,system)"),
+		HK_OPT("--baseline", HK_OPT_STR, &baseline, "NAME", "ratios are to it (default mimalloc)"),
+		HK_OPT("--reps", HK_OPT_INT, &reps, "N", "interleaved repetitions (default 3, at most 31)"),
+		HK_OPT("--tiny", HK_OPT_FLAG, &tiny, NULL, "each workload's smoke-run parameters"),
+		HK_OPT("--only", HK_OPT_STR, &only, "LABEL,...", "only these workloads"),
+		HK_OPT("--csv", HK_OPT_STR, &csv_path, "FILE", "rows as CSV (a case column first)"),
+		HK_OPT("--json", HK_OPT_STR, &json_path, "FILE", "rows, context and the summary as JSON"),
+		HK_OPT("--heapkit-lib", HK_OPT_STR, &hkbench_opts.heapkit_lib, "PATH", "the drop-in to preload"),
+		HK_OPT("--timeout", HK_OPT_DOUBLE, &timeout, "S", "seconds a run may take (default 120)"),
+		HK_OPT_LAST,
+	};
+	const struct hk_cmd cmd = { .name = "hkbench compare", .synopsis = "[options]", .opts = opts };
+	int rc = hk_cmd_parse(&cmd, argc, argv, 2);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (reps < 1 || reps > MAX_REPS)
+		return hk_opt_error(&cmd, "--reps must be 1..31, not %s%s", "the value given", "");
+	struct hkb_plan plan;
+	hkb_plan_init(&plan, cmd.name);
+	plan.reps = reps;
+	plan.timeout = timeout;
+	plan.csv_label = true;
+	plan.on_row = collect;
+	if ((rc = hkb_plan_allocs(&plan, alloc_list)))
+		return rc;
+	int nalloc = plan.nallocs, base = -1;
 	for (int i = 0; i < nalloc; i++)
-		if (!strcmp(allocs[i], baseline))
+		if (!strcmp(plan.allocs[i], baseline))
 			base = i;
-	if (!nalloc) {
-		fprintf(stderr, "hkbench compare: no allocator available\n");
-		return 2;
-	}
 	if (base < 0) {
-		printf("# baseline %s unavailable; ratios are to %s\n", baseline, allocs[0]);
+		printf("# baseline %s unavailable; ratios are to %s\n", baseline, plan.allocs[0]);
 		base = 0;
 	}
 	bool use[NR_CASES];
-	for (size_t k = 0; k < NR_CASES; k++)
-		use[k] = !only_buf[0] || strstr(only_buf, cases[k].label);
-	FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-	if (csv_path && !csv) {
-		perror(csv_path);
-		return 2;
-	}
-	if (csv)
-		fprintf(csv, "case,%s\n", HKBENCH_CSV_HEADER);
-
-	static struct cell cells[NR_CASES][MAX_ALLOCS];
 	memset(cells, 0, sizeof cells);
-	char timeout_s[32];
-	snprintf(timeout_s, sizeof timeout_s, "%.0f", timeout);
-	/* Interleaved: every repetition visits every case and allocator in turn. */
-	for (int rep = 0; rep < reps; rep++) {
-		for (size_t k = 0; k < NR_CASES; k++) {
-			if (!use[k])
-				continue;
-			for (int ai = 0; ai < nalloc; ai++) {
-				struct cell *cl = &cells[k][ai];
-				if (cl->failed || cl->skipped)
-					continue;
-				char pbuf[256];
-				snprintf(pbuf, sizeof pbuf, "%s", cases[k].params);
-				char *args[48];
-				int na = 0;
-				args[na++] = (char *)cases[k].workload;
-				if (tiny) {
-					args[na++] = "--tiny";
-				} else {
-					for (char *t = strtok(pbuf, " "); t && na < 30; t = strtok(NULL, " "))
-						args[na++] = t;
-				}
-				args[na++] = "--alloc";
-				args[na++] = allocs[ai];
-				args[na++] = "--no-header";
-				args[na++] = "--timeout";
-				args[na++] = timeout_s;
-				if (hkbench_opts.heapkit_lib) {
-					args[na++] = "--heapkit-lib";
-					args[na++] = (char *)hkbench_opts.heapkit_lib;
-				}
-				args[na] = NULL;
-				struct hkbench_row rows[2];
-				int nrows;
-				long peak;
-				int rc = hkbench_child(args, rows, 2, &nrows, &peak, timeout + 5);
-				if (rc || nrows != 1 || strcmp(rows[0].status, "ok")) {
-					if (nrows == 1 && !strcmp(rows[0].status, "skip")) {
-						cl->skipped = true;
-						continue;
-					}
-					fprintf(stderr, "hkbench compare: %s on %s failed (exit %d)\n", cases[k].label,
-						allocs[ai], rc);
-					cl->failed = true;
-					continue;
-				}
-				rows[0].peak_rss_kb = peak;
-				snprintf(rows[0].alloc, sizeof rows[0].alloc, "%s", allocs[ai]);
-				rows[0].rep = rep;
-				cl->thr[cl->n] = rows[0].throughput;
-				cl->sec[cl->n] = rows[0].seconds;
-				cl->peak_kb[cl->n] = peak;
-				cl->n++;
-				if (csv) {
-					fprintf(csv, "%s,", cases[k].label);
-					hkbench_row_print(csv, &rows[0]);
-				}
-			}
+	for (size_t k = 0; k < NR_CASES; k++) {
+		char only_buf[256], *names[NR_CASES + 8];
+		use[k] = !only;
+		if (only) {
+			snprintf(only_buf, sizeof only_buf, "%s", only);
+			int n = hkbench_split(only_buf, names, (int)NR_CASES + 8);
+			for (int i = 0; i < n; i++)
+				use[k] |= !strcmp(names[i], cases[k].label);
 		}
-		fprintf(stderr, "hkbench compare: repetition %d/%d done\n", rep + 1, reps);
+		if (!use[k])
+			continue;
+		plan_case[plan.nconfigs] = k;
+		if (hkb_plan_add(&plan, cases[k].label, hkb_workload_find(cases[k].workload),
+				 tiny ? "--tiny" : cases[k].params))
+			return 2;
 	}
-	if (csv)
-		fclose(csv);
+	if (!plan.nconfigs)
+		return hk_opt_error(&cmd, "--only %s names no workload%s", only, "");
+	if ((rc = hkb_plan_open(&plan, csv_path, json_path)))
+		return rc;
+	int failures = hkb_plan_run(&plan);
+	const char *const *allocs = plan.allocs;
 
 	/* Ratios: time per unit of work relative to the baseline. */
-	static double ratio[NR_CASES][MAX_ALLOCS];
-	for (size_t k = 0; k < NR_CASES; k++) {
-		struct cell *b = &cells[k][base];
-		double bt = b->n ? hkbench_median(b->thr, b->n) : 0;
-		for (int ai = 0; ai < nalloc; ai++) {
-			struct cell *cl = &cells[k][ai];
-			double t = cl->n ? hkbench_median(cl->thr, cl->n) : 0;
-			ratio[k][ai] = (bt > 0 && t > 0) ? bt / t : NAN;
-		}
-	}
-	printf("\nTime ratio to %s (median of %d interleaved runs; lower is better; "
+	static struct hkb_stats ratio[NR_CASES][HKB_PLAN_ALLOCS];
+	for (size_t k = 0; k < NR_CASES; k++)
+		for (int ai = 0; ai < nalloc; ai++)
+			ratio[k][ai] = ratio_stats(&cells[k][ai], &cells[k][base]);
+	printf("\nTime ratio to %s (median of %d interleaved runs [min-max]; lower is better; "
 	       "1.00 = as fast as %s)\n\n", allocs[base], reps, allocs[base]);
 	printf("%-14s", "workload");
 	for (int ai = 0; ai < nalloc; ai++)
-		printf(" %10s", allocs[ai]);
+		printf(" %16s", allocs[ai]);
 	printf("   %s\n", "median time (s) / figure of the baseline");
 	for (size_t k = 0; k < NR_CASES; k++) {
 		if (!use[k])
 			continue;
 		printf("%-14s", cases[k].label);
 		for (int ai = 0; ai < nalloc; ai++) {
+			const struct hkb_stats *r = &ratio[k][ai];
+			char cell[48];
 			if (cells[k][ai].failed)
-				printf(" %10s", "FAIL");
-			else if (cells[k][ai].skipped || isnan(ratio[k][ai]))
-				printf(" %10s", "-");
+				snprintf(cell, sizeof cell, "FAIL");
+			else if (cells[k][ai].skipped || !hkb_present(r->median))
+				snprintf(cell, sizeof cell, "-");
 			else
-				printf(" %10.2f", ratio[k][ai]);
+				snprintf(cell, sizeof cell, "%.2f [%.2f-%.2f]", r->median, r->min, r->max);
+			printf(" %16s", cell);
 		}
 		struct cell *b = &cells[k][base];
 		if (b->n)
-			printf("   %.3f s, %.3g %s", hkbench_median(b->sec, b->n), hkbench_median(b->thr, b->n),
+			printf("   %.3f s, %.3g %s", stats(b->sec, b->n).median, stats(b->thr, b->n).median,
 			       hkb_workload_find(cases[k].workload)->unit);
 		printf("\n");
 	}
 	printf("%-14s", "geomean");
-	double gm[MAX_ALLOCS];
+	double gm[HKB_PLAN_ALLOCS];
 	for (int ai = 0; ai < nalloc; ai++) {
 		double s = 0;
 		int n = 0;
 		for (size_t k = 0; k < NR_CASES; k++)
-			if (use[k] && !isnan(ratio[k][ai])) {
-				s += log(ratio[k][ai]);
+			if (use[k] && hkb_present(ratio[k][ai].median)) {
+				s += log(ratio[k][ai].median);
 				n++;
 			}
 		gm[ai] = n ? exp(s / n) : NAN;
-		printf(" %10.2f", gm[ai]);
+		printf(" %16.2f", gm[ai]);
 	}
 	printf("\n\nPeak RSS (MiB, median over runs; whole child process)\n\n%-14s", "workload");
 	for (int ai = 0; ai < nalloc; ai++)
-		printf(" %10s", allocs[ai]);
+		printf(" %16s", allocs[ai]);
 	printf("\n");
 	for (size_t k = 0; k < NR_CASES; k++) {
 		if (!use[k])
@@ -271,30 +220,27 @@ int hkbench_cmd_compare(int argc, char **argv)
 		for (int ai = 0; ai < nalloc; ai++) {
 			struct cell *cl = &cells[k][ai];
 			if (cl->n)
-				printf(" %10.1f", median_long(cl->peak_kb, cl->n) / 1024.0);
+				printf(" %16.1f", stats(cl->peak_kb, cl->n).median / 1024.0);
 			else
-				printf(" %10s", cl->failed ? "FAIL" : "-");
+				printf(" %16s", cl->failed ? "FAIL" : "-");
 		}
 		printf("\n");
 	}
-	int failures = 0;
-	for (size_t k = 0; k < NR_CASES; k++)
-		for (int ai = 0; ai < nalloc; ai++)
-			failures += cells[k][ai].failed;
-
-	if (json_path) {
-		FILE *j = fopen(json_path, "w");
-		if (!j) {
-			perror(json_path);
-			return 2;
-		}
-		fprintf(j, "{\n  \"baseline\": \"%s\",\n  \"reps\": %d,\n  \"allocators\": [", allocs[base], reps);
+	if (plan.json) {
+		/* The summary, after the rows: ratios with their spread, null when missing. */
+		FILE *j = plan.json;
+		char buf[512];
+		fprintf(j, ",\n  \"baseline\": \"%s\",\n  \"allocators\": [", allocs[base]);
 		for (int ai = 0; ai < nalloc; ai++)
 			fprintf(j, "%s\"%s\"", ai ? ", " : "", allocs[ai]);
 		fprintf(j, "],\n  \"geomean\": {");
-		for (int ai = 0; ai < nalloc; ai++)
-			fprintf(j, "%s\"%s\": %s%.4f%s", ai ? ", " : "", allocs[ai], isnan(gm[ai]) ? "\"" : "",
-				isnan(gm[ai]) ? 0.0 : gm[ai], isnan(gm[ai]) ? "\"" : "");
+		for (int ai = 0; ai < nalloc; ai++) {
+			fprintf(j, "%s\"%s\": ", ai ? ", " : "", allocs[ai]);
+			if (isnan(gm[ai]))
+				fprintf(j, "null");
+			else
+				fprintf(j, "%.4f", gm[ai]);
+		}
 		fprintf(j, "},\n  \"cases\": [\n");
 		bool first = true;
 		for (size_t k = 0; k < NR_CASES; k++) {
@@ -309,19 +255,26 @@ int hkbench_cmd_compare(int argc, char **argv)
 				struct cell *cl = &cells[k][ai];
 				fprintf(j, "%s\"%s\": {\"status\": \"%s\"", ai ? ", " : "", allocs[ai],
 					cl->failed ? "FAIL" : cl->skipped ? "skip" : cl->n ? "ok" : "none");
-				if (cl->n)
-					fprintf(j, ", \"median_seconds\": %.6f, \"median_throughput\": %.6g, "
-						   "\"ratio\": %.4f, \"peak_rss_kb\": %ld, \"runs\": %d",
-						hkbench_median(cl->sec, cl->n), hkbench_median(cl->thr, cl->n),
-						isnan(ratio[k][ai]) ? 0.0 : ratio[k][ai], median_long(cl->peak_kb, cl->n),
-						cl->n);
+				if (cl->n) {
+					struct hkb_stats st = stats(cl->sec, cl->n);
+					hkb_stats_json(&st, buf, sizeof buf);
+					fprintf(j, ", \"seconds\": %s", buf);
+					st = stats(cl->thr, cl->n);
+					hkb_stats_json(&st, buf, sizeof buf);
+					fprintf(j, ", \"throughput\": %s", buf);
+					hkb_stats_json(&ratio[k][ai], buf, sizeof buf);
+					fprintf(j, ", \"ratio\": %s", buf);
+					st = stats(cl->peak_kb, cl->n);
+					hkb_stats_json(&st, buf, sizeof buf);
+					fprintf(j, ", \"peak_rss_kb\": %s", buf);
+				}
 				fprintf(j, "}");
 			}
 			fprintf(j, "}}");
 		}
-		fprintf(j, "\n  ]\n}\n");
-		fclose(j);
+		fprintf(j, "\n  ]");
 	}
+	hkb_plan_finish(&plan);
 	if (failures)
 		printf("\n%d workload/allocator combinations FAILED (see messages above)\n", failures);
 	return failures ? 1 : 0;

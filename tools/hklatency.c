@@ -37,6 +37,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "opts.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #define HAVE_TSC 1
@@ -379,34 +381,49 @@ struct options {
 	size_t nr_only;
 };
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: hklatency [--csv] [--ops N] [--repeat R] [--seed S] [--backend NAME]...\n"
-			"  per-call latency (malloc, free) and fragmentation of every backend that frees\n");
-	exit(2);
-}
-
 static struct options parse(int argc, char **argv)
 {
 	struct options o = { false, 1000000, 1, 1, { 0 }, 0 };
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(arg, "--csv")) {
-			o.csv = true;
-		} else if (!strcmp(arg, "--ops") && val) {
-			o.ops = strtoull(val, NULL, 0), i++;
-		} else if (!strcmp(arg, "--repeat") && val) {
-			o.repeat = (unsigned)strtoul(val, NULL, 0), i++;
-		} else if (!strcmp(arg, "--seed") && val) {
-			o.seed = strtoull(val, NULL, 0), i++;
-		} else if (!strcmp(arg, "--backend") && val && o.nr_only < MAX_BACKENDS) {
-			o.only[o.nr_only++] = val, i++;
-		} else {
-			usage();
+	unsigned long long ops = o.ops, repeat = o.repeat, seed = o.seed;
+	const char *lists[MAX_BACKENDS];
+	int nlists = 0;
+	const struct hk_opt opts[] = {
+		HK_OPT("--csv", HK_OPT_FLAG, &o.csv, NULL, "CSV instead of tables"),
+		HK_OPT("--ops", HK_OPT_ULL, &ops, "N", "operations in the latency trace (default 1000000)"),
+		HK_OPT("--repeat", HK_OPT_ULL, &repeat, "R", "repetitions, interleaved (default 1)"),
+		HK_OPT("--seed", HK_OPT_ULL, &seed, "S", "seed of the traces (default 1)"),
+		{ .name = "--allocs", .alias = "--backend", .type = HK_OPT_MULTI, .dest = lists, .count = &nlists,
+		  .max = MAX_BACKENDS, .arg = "NAME,...", .help = "backends (default every one that frees)" },
+		HK_OPT_LAST,
+	};
+	const struct hk_cmd cmd = {
+		.name = "hklatency",
+		.synopsis = "[options]",
+		.about = "  per-call latency (malloc, free) and fragmentation of every backend that frees\n",
+		.opts = opts,
+	};
+	int rc = hk_cmd_parse(&cmd, argc, argv, 1);
+	if (rc)
+		exit(rc == 1 ? 0 : rc);
+	o.ops = (size_t)ops;
+	o.repeat = (unsigned)repeat;
+	o.seed = seed;
+	static char buf[MAX_BACKENDS][256];
+	for (int i = 0; i < nlists; i++) {
+		snprintf(buf[i], sizeof buf[i], "%s", lists[i]);
+		char *save = NULL;
+		for (char *t = strtok_r(buf[i], ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (o.nr_only == MAX_BACKENDS) {
+				fprintf(stderr, "hklatency: at most %d backends\n", MAX_BACKENDS);
+				exit(2);
+			}
+			o.only[o.nr_only++] = t;
 		}
 	}
-	if (!o.ops || !o.repeat || o.repeat > MAX_REPEAT)
-		usage();
+	if (!o.ops || !o.repeat || repeat > MAX_REPEAT) {
+		fprintf(stderr, "hklatency: --ops must be at least 1 and --repeat 1..%d\n", MAX_REPEAT);
+		exit(2);
+	}
 	return o;
 }
 

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "opts.h"
+
 /* --- Options ------------------------------------------------------------- */
 
 struct options {
@@ -550,68 +552,55 @@ static void run_exhaustion(const struct hk_backend *b)
 
 /* --- Main ------------------------------------------------------------ */
 
+static unsigned long long u_threads = 4, u_scale = 1, u_rounds = 6, u_seed, u_region;
+static bool seeded;
+static const struct hk_opt stress_opts[] = {
+	HK_OPT_ALIAS("--allocs", "--alloc", HK_OPT_STR, &opt.alloc, "NAME",
+		     "a registered backend over a fixed region, or 'system' (default buddy)"),
+	HK_OPT("--threads", HK_OPT_ULL, &u_threads, "N", "worker threads per round (default 4)"),
+	HK_OPT("--scale", HK_OPT_ULL, &u_scale, "N", "work multiplier: slots and operations per thread (default 1)"),
+	HK_OPT("--rounds", HK_OPT_ULL, &u_rounds, "N", "rounds; threads exit holding blocks and are replaced (default 6)"),
+	{ .name = "--seed", .type = HK_OPT_ULL, .dest = &u_seed, .arg = "N", .seen = &seeded,
+	  .help = "random seed (default: from the clock; printed)" },
+	HK_OPT("--region", HK_OPT_ULL, &u_region, "MIB", "size of the fixed region (default 256, 64 where free reclaims nothing)"),
+	HK_OPT("--checked", HK_OPT_FLAG, &opt.checked, NULL, "wrap the instance in hk_checked_create"),
+	HK_OPT("--no-exhaust", HK_OPT_CLEAR, &opt.exhaust, NULL, "skip the small-region exhaustion phase"),
+	HK_OPT("-v", HK_OPT_FLAG, &opt.verbose, NULL, "a line per round"),
+	HK_OPT_LAST,
+};
+static const struct hk_cmd stress_cmd = {
+	.name = "hkstress",
+	.synopsis = "[options]",
+	.opts = stress_opts,
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: hkstress [options]\n"
-		"  --alloc NAME     a registered backend over a fixed region, or 'system' (default buddy)\n"
-		"  --threads N      worker threads per round (default 4)\n"
-		"  --scale N        work multiplier: slots and operations per thread (default 1)\n"
-		"  --rounds N       rounds; threads exit holding blocks and are replaced (default 6)\n"
-		"  --seed N         random seed (default: from the clock; printed)\n"
-		"  --region MIB     size of the fixed region (default 256, 64 where free reclaims nothing)\n"
-		"  --checked        wrap the instance in hk_checked_create\n"
-		"  --no-exhaust     skip the small-region exhaustion phase\n"
-		"  -v               a line per round\n"
-		"backends:");
+	hk_cmd_usage(&stress_cmd, f);
+	fprintf(f, "backends:");
 	for (size_t i = 0; i < hk_backend_count(); i++)
 		fprintf(f, " %s", hk_backend_at(i)->name);
 	fprintf(f, " system\n");
 }
 
-static unsigned long long arg_num(const char *s, const char *name)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || *end || end == s) {
-		fprintf(stderr, "hkstress: bad number for %s: %s\n", name, s);
-		exit(2);
-	}
-	return v;
-}
-
 static void parse_args(int argc, char **argv)
 {
-	bool seeded = false;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		bool has_value = true;
-		if (!strcmp(a, "--alloc") && v)
-			opt.alloc = v;
-		else if (!strcmp(a, "--threads") && v)
-			opt.threads = (unsigned)arg_num(v, a);
-		else if (!strcmp(a, "--scale") && v)
-			opt.scale = (unsigned)arg_num(v, a);
-		else if (!strcmp(a, "--rounds") && v)
-			opt.rounds = (unsigned)arg_num(v, a);
-		else if (!strcmp(a, "--seed") && v)
-			opt.seed = arg_num(v, a), seeded = true;
-		else if (!strcmp(a, "--region") && v)
-			opt.region_mib = (size_t)arg_num(v, a);
-		else if ((has_value = false), !strcmp(a, "--checked"))
-			opt.checked = true;
-		else if (!strcmp(a, "--no-exhaust"))
-			opt.exhaust = false;
-		else if (!strcmp(a, "-v"))
-			opt.verbose = true;
-		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+	/* Defaults again: the Unikraft image may call main more than once. */
+	opt = (struct options){ "buddy", 4, 1, 6, 0, 0, false, true, false };
+	u_threads = 4, u_scale = 1, u_rounds = 6, u_seed = 0, u_region = 0;
+	seeded = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			usage(stdout), exit(0);
-		else
-			usage(stderr), exit(2);
-		i += has_value;
-	}
-	if (!opt.threads || !opt.scale || opt.threads > 256) {
+	int rc = hk_cmd_parse(&stress_cmd, argc, argv, 1);
+	if (rc)
+		exit(rc == 1 ? 0 : rc);
+	opt.threads = (unsigned)u_threads;
+	opt.scale = (unsigned)u_scale;
+	opt.rounds = (unsigned)u_rounds;
+	opt.seed = u_seed;
+	opt.region_mib = (size_t)u_region;
+	if (!opt.threads || !opt.scale || u_threads > 256 || u_scale > 1000000 || u_rounds > 1000000) {
 		fprintf(stderr, "hkstress: --threads must be 1..256 and --scale at least 1\n");
 		exit(2);
 	}

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * hkbench's own pieces (Linux host): the allocators a run can use, the host
- * environment, child runs, and the subcommands split across files.
+ * hkbench on a Linux host (hkbench_host.c): the host environment, the
+ * allocators a run can use, the run's context and child runs. The bottom
+ * layer of hkbench: it includes only the bench library.
  */
-#ifndef HK_TOOLS_HKBENCH_H
-#define HK_TOOLS_HKBENCH_H
+#ifndef HK_TOOLS_HOST_H
+#define HK_TOOLS_HOST_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "harness.h"
+#include "result.h"
 
 /* --- Host ------------------------------------------------------------------ */
 
@@ -17,8 +19,6 @@ extern const struct hkb_env hkbench_env;
 /* Traces: the memory callbacks hkbench gives the reader, and reading a file whole. */
 extern const struct hk_trace_mem hkbench_trace_mem;
 uint8_t *hkbench_slurp(const char *path, size_t *len, const char **err);
-/* hkbench trace-info FILE [--json OUT]: what a trace holds. */
-int hkbench_trace_info(int argc, char **argv);
 /* Peak resident set of this process so far, KiB. */
 long hkbench_peak_rss_kb(void);
 
@@ -69,43 +69,24 @@ const char *hkbench_defining_object(void *f);
 /* In a preloaded child: 0 if malloc really comes from the library. */
 int hkbench_preload_verify(const char *lib);
 
-/* --- Results ------------------------------------------------------------------ */
+/* --- Context and child runs ---------------------------------------------------------- */
 
-#define HKBENCH_CSV_HEADER \
-	"benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status"
+/* The machine, build and libraries this process runs with. */
+void hkbench_context(struct hkb_context *c);
 
-/* One row as parsed back from a child. */
-struct hkbench_row {
-	char bench[48], alloc[64], params[256], unit[24], status[16];
-	unsigned threads;
-	int rep;
-	double seconds, throughput;
-	long peak_rss_kb, held_kb, live_kb;
-	bool lower_better;
-};
-int hkbench_row_parse(const char *line, struct hkbench_row *row);
-void hkbench_row_print(FILE *f, const struct hkbench_row *row);
+/* CPU seconds (user + system) this process has used so far. */
+double hkbench_cpu_seconds(void);
 
 /*
  * Run `hkbench run` in a child with argv tail args (NULL-terminated) and
  * collect the rows it prints. Returns the child's exit status (0 ok), or -1
- * if it could not run; *peak_kb gets the child's peak RSS (from wait4).
+ * if it could not run; *peak_kb and *cpu_s get the child's peak RSS and CPU
+ * time (from wait4).
  */
-int hkbench_child(char *const args[], struct hkbench_row *rows, int max_rows, int *nrows,
-		  long *peak_kb, double timeout_s);
-
-/* --- Subcommands ----------------------------------------------------------------- */
-
-int hkbench_cmd_run(int argc, char **argv);
-int hkbench_cmd_list(int argc, char **argv);
-int hkbench_cmd_test(int argc, char **argv);
-int hkbench_cmd_sweep(int argc, char **argv);
-int hkbench_cmd_compare(int argc, char **argv);
-
-/* Median of v[0..n) (sorts v). */
-double hkbench_median(double *v, int n);
+int hkbench_child(char *const args[], struct hkb_result *rows, int max_rows, int *nrows,
+		  long *peak_kb, double *cpu_s, double timeout_s);
 
 /* Split "a,b,c" into at most max pieces (in place); the count. */
 int hkbench_split(char *s, char **out, int max);
 
-#endif /* HK_TOOLS_HKBENCH_H */
+#endif /* HK_TOOLS_HOST_H */
