@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The main benchmark job (`make bench`): the drop-in comparison, then a sweep
-# of every workload over every allocator at 1 and 2 threads, then the report.
+# The main benchmark job (`make bench`): the drop-in comparison, a sweep of
+# every workload over every allocator at 1 and 2 threads, the recorded
+# programs, per-call latency (hklatency), the standard programs
+# (bench/originals/run.sh, when built), then the report.
 #
 #   tools/bench-main.sh [BUILD_DIR]          (default: build)
 #
@@ -10,7 +12,7 @@
 # available), BENCH_QUICK=1 (tiny parameters: a smoke run in seconds),
 # BENCH_STRICT=0 (exit 0 even if some runs failed).
 # Writes BENCH_OUT/{compare.txt,compare.csv,compare.json,sweep.csv,sweep.json,
-# summary.csv,trace-*.json,report.html}.
+# summary.csv,trace-*.json,latency.csv,originals.csv,report.html}.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -72,9 +74,32 @@ for t in "${TRACES[@]}"; do
 done
 
 echo
-echo "== 4. report"
-python3 tools/report.py --sweep "$OUT/sweep.csv" --compare "$OUT/compare.json" --traces "${infos[@]}" \
-  --summary-csv "$OUT/summary.csv" --out "$OUT/report.html" || failed=1
+echo "== 4. per-call latency of the in-process instances (hklatency)"
+lat_ops=300000
+[ "${BENCH_QUICK:-0}" = 1 ] && lat_ops=20000
+report_args=()
+if [ -x "$BUILD/hklatency" ]; then
+  if "$BUILD/hklatency" --csv --ops "$lat_ops" --repeat 3 > "$OUT/latency.csv"; then
+    report_args+=(--latency "$OUT/latency.csv")
+  else
+    failed=1
+  fi
+fi
+
+echo
+echo "== 5. standard programs (bench/originals)"
+rm -f "$OUT/originals.csv"
+if [ -f bench/originals/run.sh ]; then
+  bash bench/originals/run.sh "$OUT/originals.csv" || failed=1
+  [ -s "$OUT/originals.csv" ] && report_args+=(--originals "$OUT/originals.csv")
+else
+  echo "   (bench/originals/run.sh not there: skipped)"
+fi
+
+echo
+echo "== 6. report"
+python3 tools/report.py --sweep "$OUT/sweep.csv" --sweep-json "$OUT/sweep.json" --compare "$OUT/compare.json" \
+  --traces "${infos[@]}" "${report_args[@]}" --summary-csv "$OUT/summary.csv" --out "$OUT/report.html" || failed=1
 echo "bench-main: done in $(( $(date +%s) - start )) s; outputs in $OUT/"
 if [ "$failed" != 0 ]; then
   echo "bench-main: some runs FAILED (see FAIL above and in the report)" >&2
