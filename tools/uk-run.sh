@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: MIT
 #
 # Configure, build and boot heapkit's Unikraft test app (unikraft/app-test)
-# or benchmark image (unikraft/app-bench) in one variant, keeping the logs:
+# or benchmark image (unikraft/app-bench), keeping the logs:
 #
 #   tools/uk-run.sh BACKEND LIBC PAGING [APP ARGS...]
 #
-#     BACKEND  tlsf | shard | buddy | region   (heapkit as the boot allocator)
+#     BACKEND  the boot allocator, chosen at boot (heapkit.alloc=BACKEND):
+#              tlsf | shard | buddy | region | mimalloc (the real one)
 #              ukbuddy                         (Unikraft's own, to compare)
+#              One image per LIBC and PAGING serves every BACKEND.
 #     LIBC     nolibc | musl
 #     PAGING   paging (PAGING + ukvmem) | nopaging
 #     APP ARGS test: threads=4 ops=3000 churn=100
@@ -20,12 +22,14 @@
 #   UK_MUSL      your lib-musl tree (for LIBC=musl)
 #   MUSL_TARBALL a local musl-1.2.3.tar.gz, put where lib-musl would download
 #                it (for builds without internet)
+#   MIMALLOC_TARBALL  a local mimalloc-2.1.7.tar.gz (else Makefile.uk
+#                downloads the release)
+#   UK_MIMALLOC  0: leave the real mimalloc out of the image (default 1)
 #   UK_BUILD     where build directories go (default /tmp/uk/build); each
-#                variant builds in $UK_BUILD/hk-BACKEND-LIBC-PAGING (the
-#                bench: hkbench-...) with its .config, build.log and boot.log
-#   UK_BUILD_DIR build in this directory instead (e.g. one per LIBC and PAGING
-#                shared by the backends: Unikraft then rebuilds only what the
-#                changed options touch)
+#                image builds in $UK_BUILD/hk-LIBC-PAGING (both apps share
+#                it: one musl build) with its .config, build-APP.log and
+#                boot.log
+#   UK_BUILD_DIR build in this directory instead
 #   UK_EXTRA_CONFIG  more defconfig fragments (files, space separated), e.g.
 #                unikraft/configs/checked.config
 #   UK_JOBS      make -j (default 2)
@@ -34,15 +38,17 @@
 #   UK_NOBUILD   1: boot the existing image only
 #   UK_NOBOOT    1: configure and build only; print the image's path
 #
-# Exit status 0 when the app printed "heapkit-app-test: PASS" (the bench:
-# "hkbench: ok", or "hkstress: ok" for its stress command).
+# Each step says what it does; the first that fails stops the script with
+# "uk-run: FAILED at STEP" and the end of that step's log. Exit status 0
+# when the app printed "heapkit-app-test: PASS" (the bench: "hkbench: ok",
+# or "hkstress: ok" for its stress command).
 set -eu
 
-usage() { sed -n '4,40p' "$0" >&2; exit 2; }
+usage() { sed -n '4,44p' "$0" >&2; exit 2; }
 [ $# -ge 3 ] || usage
 backend=$1 libc=$2 paging=$3
 shift 3
-case $backend in tlsf|shard|buddy|region|ukbuddy) ;; *) usage ;; esac
+case $backend in tlsf|shard|buddy|region|mimalloc|ukbuddy) ;; *) usage ;; esac
 case $libc in nolibc|musl) ;; *) usage ;; esac
 case $paging in paging|nopaging) ;; *) usage ;; esac
 
@@ -50,49 +56,71 @@ case $paging in paging|nopaging) ;; *) usage ;; esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 configs=$here/unikraft/configs
 case ${APP:-test} in
-test) app=$here/unikraft/app-test build=${UK_BUILD:-/tmp/uk/build}/hk-$backend-$libc-$paging
-      pass='heapkit-app-test: PASS' ;;
-bench) app=$here/unikraft/app-bench build=${UK_BUILD:-/tmp/uk/build}/hkbench-$backend-$libc-$paging
-       pass='^hkbench: ok\|^hkstress: ok' ;;
+test) app=$here/unikraft/app-test name=app-test pass='heapkit-app-test: PASS' ;;
+bench) app=$here/unikraft/app-bench name=app-bench pass='^hkbench: ok\|^hkstress: ok' ;;
 *) usage ;;
 esac
-build=${UK_BUILD_DIR:-$build}
+build=${UK_BUILD_DIR:-${UK_BUILD:-/tmp/uk/build}/hk-$libc-$paging}
 jobs=${UK_JOBS:-2}
 libs=$here/unikraft
 if [ "$libc" = musl ]; then
 	: "${UK_MUSL:?set UK_MUSL to your lib-musl tree for LIBC=musl}"
 	libs=$libs:$UK_MUSL
 fi
+mimalloc_cfg=
+[ "${UK_MIMALLOC:-1}" = 1 ] && mimalloc_cfg=$configs/mimalloc.config
 mkdir -p "$build"
-mk() { make -C "$UK_ROOT" A="$app" L="$libs" O="$build" C="$build/.config" "$@"; }
 
+# fail STEP LOG: say which step failed, show the end of its log, stop.
+fail() {
+	echo "uk-run: FAILED at $1" >&2
+	[ -f "$2" ] && { echo "--- last lines of $2:" >&2; tail -25 "$2" >&2; }
+	exit 1
+}
+step() { echo "uk-run: $*"; }
+mk() {
+	make -C "$UK_ROOT" A="$app" L="$libs" O="$build" C="$build/.config" \
+	     ${MIMALLOC_TARBALL:+MIMALLOC_TARBALL="$MIMALLOC_TARBALL"} "$@"
+}
+
+blog=$build/build-$name.log
 if [ "${UK_NOBUILD:-0}" != 1 ]; then
-	cat "$configs/base.config" "$configs/$backend.config" \
-	    "$configs/$libc.config" "$configs/$paging.config" ${UK_EXTRA_CONFIG:-} > "$build/defconfig"
+	step "configure $build ($libc, $paging${mimalloc_cfg:+, with mimalloc})"
+	# shellcheck disable=SC2086 # UK_EXTRA_CONFIG is a list of files
+	cat "$configs/base.config" $mimalloc_cfg "$configs/$libc.config" \
+	    "$configs/$paging.config" ${UK_EXTRA_CONFIG:-} > "$build/defconfig"
 	if [ "$libc" = musl ] && [ -n "${MUSL_TARBALL:-}" ]; then
 		mkdir -p "$build/libmusl"
 		[ -f "$build/libmusl/musl-1.2.3.tar.gz" ] || cp "$MUSL_TARBALL" "$build/libmusl/musl-1.2.3.tar.gz"
 	fi
-	{
-		echo "# $(date -u +%FT%TZ) tools/uk-run.sh $backend $libc $paging"
-		mk UK_DEFCONFIG="$build/defconfig" defconfig
-		mk -j"$jobs"
-	} > "$build/build.log" 2>&1 || { tail -30 "$build/build.log"; echo "build failed: $build/build.log" >&2; exit 1; }
+	echo "# $(date -u +%FT%TZ) tools/uk-run.sh $backend $libc $paging ($name)" > "$blog"
+	mk UK_DEFCONFIG="$build/defconfig" defconfig >> "$blog" 2>&1 || fail "make defconfig" "$blog"
 	# The choices must have stuck (a symbol Kconfig rejects is silently dropped).
-	for want in $(grep -h '^CONFIG_.*=y' "$configs/$backend.config" "$configs/$libc.config" \
-		      "$configs/$paging.config"); do
-		grep -qx "$want" "$build/.config" || { echo "config lost $want" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	for want in $(grep -h '^CONFIG_.*=y' "$configs/base.config" $mimalloc_cfg \
+		      "$configs/$libc.config" "$configs/$paging.config"); do
+		grep -qx "$want" "$build/.config" || { echo "config lost $want" >> "$blog"; fail "configuration check ($want)" "$blog"; }
 	done
+	step "build $name (log: $blog)"
+	start=$(date +%s)
+	mk -j"$jobs" >> "$blog" 2>&1 || fail "make ($name)" "$blog"
+	step "built in $(( $(date +%s) - start )) s"
 fi
 
-image=$(ls "$build"/*_qemu-x86_64 2>/dev/null | head -n 1)
-[ -n "$image" ] || { echo "no image in $build" >&2; exit 1; }
+image=$build/${name}_qemu-x86_64
+[ -f "$image" ] || image=$(ls "$build"/*_qemu-x86_64 2>/dev/null | grep "/$name" | head -n 1)
+[ -n "$image" ] && [ -f "$image" ] || fail "finding the image ${name}_qemu-x86_64 in $build" "$blog"
 [ "${UK_NOBOOT:-0}" = 1 ] && { echo "$image"; exit 0; }
+
+# heapkit.alloc= goes to uklibparam (before "--"), the app's arguments after it.
+append="heapkit.alloc=$backend --${*:+ $*}"
 cmd="qemu-system-x86_64 -accel tcg -cpu max -m ${QEMU_MEM:-256} -nographic -no-reboot -kernel $image"
-[ $# -gt 0 ] && cmd="$cmd -append \"-- $*\""
-echo "# $cmd" > "$build/boot.log"
-eval timeout "${QEMU_TIMEOUT:-600}" "$cmd" < /dev/null 2>&1 | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' >> "$build/boot.log" || true
+log=$build/boot.log
+step "boot: $cmd -append \"$append\""
+echo "# $cmd -append \"$append\"" > "$log"
+timeout "${QEMU_TIMEOUT:-600}" $cmd -append "$append" < /dev/null 2>&1 |
+	tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' >> "$log" || true
 # What matters: heapkit's boot line, errors, and the app's report.
-grep -E 'libheapkit|CRIT|ERR' "$build/boot.log" | head -20
-sed -n '/^heapkit-app-test:\|^--- hkbench csv begin/,$p' "$build/boot.log"
-grep -q "$pass" "$build/boot.log"
+grep -E 'heapkit: .*boot allocator|heapkit:.*valid|CRIT|ERR' "$log" | head -20
+sed -n '/^heapkit-app-test:\|^--- hkbench csv begin/,$p' "$log"
+grep -q "$pass" "$log" || fail "boot (no \"$pass\" in the console)" "$log"

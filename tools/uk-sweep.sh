@@ -2,17 +2,19 @@
 # SPDX-License-Identifier: MIT
 #
 # The benchmark sweep inside Unikraft: build heapkit's benchmark image
-# (unikraft/app-bench) once per boot allocator, boot it under QEMU once per
-# benchmark x allocator x repetition (repetitions interleaved across the
-# allocators: A B C A B C ...), gather the CSV rows every boot prints into one
-# file in hkbench's format and make the HTML report from it.
+# (unikraft/app-bench) ONCE (every boot allocator is in it, chosen at boot
+# with heapkit.alloc=NAME), boot it under QEMU once per benchmark x
+# allocator x repetition (repetitions interleaved across the allocators:
+# A B C A B C ...), gather the CSV rows every boot prints into one file in
+# hkbench's format (bench/result.h) and make the HTML report from it.
 #
 #   tools/uk-sweep.sh [-o OUT] [-r REPS] [-a "ALLOCS"] [-s] ["WORKLOAD k=v ..." ...]
 #
 #     -o OUT    output directory (default /tmp/uk/sweep)
 #     -r REPS   boots per benchmark and allocator (default 3)
-#     -a ALLOCS boot allocators (default "tlsf shard buddy region ukbuddy";
-#               ukbuddy is Unikraft's own binary buddy, the baseline)
+#     -a ALLOCS boot allocators (default "mimalloc shard tlsf buddy ukbuddy":
+#               mimalloc is the real one; ukbuddy is Unikraft's own binary
+#               buddy, the baseline; region is valid too)
 #     -s        also boot each image once with "stress" (mstress on the boot
 #               allocator and private instances, then the exhaustion check)
 #     WORKLOAD k=v ...  one parameter set per argument, as "run" takes it in
@@ -29,12 +31,12 @@
 # (sweep.csv and the report are left alone).
 #
 # Writes OUT/sweep.csv, OUT/summary.csv, OUT/report.html, OUT/stress.txt (-s),
-# OUT/images/hkbench-ALLOC, OUT/logs/{build-ALLOC,boot-*}.log. Exit status 0
-# when every boot passed its checks.
+# OUT/wins.txt (which allocator wins which benchmark), OUT/images/hkbench,
+# OUT/logs/{build,boot-*}.log. Exit status 0 when every boot passed its checks.
 set -eu
 
-usage() { sed -n '4,35p' "$0" >&2; exit 2; }
-out=/tmp/uk/sweep reps=3 allocs="tlsf shard buddy region ukbuddy" stress=0
+usage() { sed -n '4,37p' "$0" >&2; exit 2; }
+out=/tmp/uk/sweep reps=3 allocs="mimalloc shard tlsf buddy ukbuddy" stress=0
 while getopts o:r:a:sh opt; do
 	case $opt in
 	o) out=$OPTARG ;;
@@ -58,29 +60,27 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 libc=${LIBC:-nolibc} paging=${PAGING:-nopaging}
 mkdir -p "$out/images" "$out/logs"
 
-# --- Build: one image per boot allocator -------------------------------------------
-for a in $allocs; do
-	img=$out/images/hkbench-$a
-	if [ "${UK_SWEEP_NOBUILD:-0}" = 1 ]; then
-		[ -f "$img" ] || { echo "uk-sweep: no $img (build without UK_SWEEP_NOBUILD)" >&2; exit 1; }
-		continue
-	fi
-	echo "uk-sweep: building the image with $a as the boot allocator ($libc, $paging)"
-	built=$(APP=bench UK_NOBOOT=1 "$here/tools/uk-run.sh" "$a" "$libc" "$paging") || {
-		echo "uk-sweep: build failed for $a" >&2; exit 1; }
+# --- Build: one image for every boot allocator -------------------------------------
+img=$out/images/hkbench
+if [ "${UK_SWEEP_NOBUILD:-0}" = 1 ]; then
+	[ -f "$img" ] || { echo "uk-sweep: no $img (build without UK_SWEEP_NOBUILD)" >&2; exit 1; }
+else
+	echo "uk-sweep: building the image ($libc, $paging; boot allocators: $allocs)"
+	built=$(APP=bench UK_NOBOOT=1 "$here/tools/uk-run.sh" tlsf "$libc" "$paging" | tail -n 1) || {
+		echo "uk-sweep: build failed" >&2; exit 1; }
 	cp "$built" "$img"
-	cp "$(dirname "$built")/build.log" "$out/logs/build-$a.log"
-	cp "$(dirname "$built")/.config" "$out/logs/config-$a"
-done
+	cp "$(dirname "$built")/build-app-bench.log" "$out/logs/build.log"
+	cp "$(dirname "$built")/.config" "$out/logs/config"
+fi
 
 # --- Boot: one image, one command line ---------------------------------------------
 # boot ALLOC LOG ARGS...: the console (CR and escapes removed) into LOG.
 boot() {
 	a=$1 log=$2
 	shift 2
-	echo "# qemu-system-x86_64 ... -kernel hkbench-$a -append \"-- $*\"" > "$log"
+	echo "# qemu-system-x86_64 ... -kernel hkbench -append \"heapkit.alloc=$a -- $*\"" > "$log"
 	timeout "${QEMU_TIMEOUT:-120}" qemu-system-x86_64 -accel tcg -cpu max -m "${QEMU_MEM:-512}" \
-		-nographic -no-reboot -kernel "$out/images/hkbench-$a" -append "-- $*" < /dev/null 2>&1 |
+		-nographic -no-reboot -kernel "$img" -append "heapkit.alloc=$a -- $*" < /dev/null 2>&1 |
 		tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' >> "$log" || true
 }
 
@@ -88,7 +88,9 @@ boot() {
 label() { case $1 in ukbuddy) echo uk-boot-ukalloc ;; *) echo "uk-boot-$1" ;; esac; }
 
 csv=$out/sweep.csv
-[ "$reps" -gt 0 ] && echo "benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status" > "$csv"
+# The header the image prints (bench/result.h's HKB_RESULT_CSV_HEADER).
+header=benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status,cpu_seconds
+[ "$reps" -gt 0 ] && echo "$header" > "$csv"
 failed=0 nboots=0
 rep=0
 while [ "$rep" -lt "$reps" ]; do
@@ -111,7 +113,7 @@ while [ "$rep" -lt "$reps" ]; do
 				echo "uk-sweep: FAILED: $a: run $pset (see $log)" >&2
 				[ -n "$rows" ] && echo "$rows" | awk -F, -v OFS=, -v rep="$rep" '{ $5 = rep; print }' >> "$csv"
 				echo "$rows" | grep -q ',FAIL$' ||
-					echo "$wl,$(label "$a"),0,boot-failed,$rep,0,0,-,-1,-1,-1,higher,FAIL" >> "$csv"
+					echo "$wl,$(label "$a"),0,boot-failed,$rep,0,0,-,-1,-1,-1,higher,FAIL," >> "$csv"
 			fi
 		done
 	done
@@ -134,8 +136,28 @@ if [ "$stress" = 1 ]; then
 	done
 fi
 
-[ "$reps" -gt 0 ] && python3 "$here/tools/report.py" --sweep "$csv" --baseline "$(label ukbuddy)" \
-	--out "$out/report.html" --summary-csv "$out/summary.csv" \
-	--title "heapkit on Unikraft ($libc, $paging, QEMU TCG): boot allocators"
+if [ "$reps" -gt 0 ]; then
+	python3 "$here/tools/report.py" --sweep "$csv" --baseline "$(label ukbuddy)" \
+		--out "$out/report.html" --summary-csv "$out/summary.csv" \
+		--title "heapkit on Unikraft ($libc, $paging, QEMU TCG): boot allocators"
+	# Which allocator wins which benchmark: the best median of its figure.
+	python3 - "$csv" > "$out/wins.txt" <<'PY'
+import csv, statistics, sys
+runs = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["status"] != "ok":
+        continue
+    key = (r["benchmark"], r["unit"], r["better"])
+    runs.setdefault(key, {}).setdefault(r["allocator"], []).append(float(r["throughput"]))
+print("benchmark           unit        winner (median; every allocator's median, min-max)")
+for (bench, unit, better), by in sorted(runs.items()):
+    med = {a: statistics.median(v) for a, v in by.items()}
+    pick = min if better == "lower" else max
+    best = pick(med, key=med.get)
+    rest = "  ".join(f"{a} {med[a]:.4g} ({min(by[a]):.4g}-{max(by[a]):.4g})" for a in sorted(med, key=med.get, reverse=better != "lower"))
+    print(f"{bench:19s} {unit:11s} {best}: {rest}")
+PY
+	cat "$out/wins.txt"
+fi
 echo "uk-sweep: $nboots benchmark boots, $failed failed boots in all; $out"
 [ "$failed" -eq 0 ]

@@ -49,6 +49,7 @@
 #endif
 
 #include "harness.h"
+#include "result.h"
 
 /* --- Numbers without %f (nolibc's printf has none) ------------------------------ */
 
@@ -415,19 +416,43 @@ static void cmd_list(void)
 	}
 }
 
-/* One CSV row in hkbench's format; status "ok", "FAIL" or "skip" (no figures). */
+/*
+ * One CSV row in hkbench's format (bench/result.h, HKB_RESULT_CSV_HEADER);
+ * status "ok", "FAIL" or "skip" (no figures). With musl the row is
+ * bench/result.c's; nolibc's printf has no floating point, so there the
+ * same columns are written with fmt_fixed (cpu_seconds missing: empty).
+ */
 static void row_print(const struct hkb_run *r, int rep, const char *status)
 {
-	char params[256], secs[32], tput[48];
+	struct hkb_result row;
 	int rc = !strcmp(status, "FAIL"), skip = !strcmp(status, "skip");
 
-	hkb_run_params_str(r, params, sizeof(params));
-	printf("%s,%s,%u,%s,%d,%s,%s,%s,%ld,%ld,%ld,%s,%s\n", r->w->name, r->alloc->name,
-	       hkb_run_nthreads(r), params, rep,
-	       skip ? "0" : fmt_fixed(secs, sizeof(secs), r->seconds, 6),
-	       skip ? "0" : fmt_fixed(tput, sizeof(tput), r->throughput, 3), r->w->unit, -1L,
-	       skip ? -1L : r->held_kb, skip ? -1L : r->live_kb,
-	       r->w->lower_is_better ? "lower" : "higher", status);
+	hkb_result_init(&row);
+	snprintf(row.bench, sizeof(row.bench), "%s", r->w->name);
+	snprintf(row.alloc, sizeof(row.alloc), "%s", r->alloc->name);
+	hkb_run_params_str(r, row.params, sizeof(row.params));
+	snprintf(row.unit, sizeof(row.unit), "%s", r->w->unit);
+	snprintf(row.status, sizeof(row.status), "%s", status);
+	row.threads = hkb_run_nthreads(r);
+	row.rep = rep;
+	row.seconds = skip ? 0 : r->seconds;
+	row.throughput = skip ? 0 : r->throughput;
+	row.held_kb = skip ? -1L : r->held_kb;
+	row.live_kb = skip ? -1L : r->live_kb;
+	row.lower_better = r->w->lower_is_better;
+#if CONFIG_LIBMUSL
+	char line[512];
+
+	hkb_result_csv(&row, line, sizeof(line));
+	fputs(line, stdout);
+#else
+	char secs[32], tput[48];
+
+	printf("%s,%s,%u,%s,%d,%s,%s,%s,%ld,%ld,%ld,%s,%s,\n", row.bench, row.alloc, row.threads,
+	       row.params, rep, fmt_fixed(secs, sizeof(secs), row.seconds, 6),
+	       fmt_fixed(tput, sizeof(tput), row.throughput, 3), row.unit, row.peak_rss_kb,
+	       row.held_kb, row.live_kb, row.lower_better ? "lower" : "higher", status);
+#endif
 	if (rc)
 		printf("# failed: %s at %p (%llu)\n", r->fail_what ? r->fail_what : "?", r->fail_addr,
 		       (unsigned long long)r->fail_detail);
@@ -585,8 +610,8 @@ static int cmd_stress(unsigned long heap_mb, char **kv, int nkv)
 	for (size_t i = 0; i < hk_backend_count(); i++) {
 		const struct hk_backend *b = hk_backend_at(i);
 
-		if (!(b->caps & HK_CAP_FREE))
-			continue;
+		if (!(b->caps & HK_CAP_FREE) || !strcmp(b->name, "mimalloc"))
+			continue; /* mimalloc: one instance per image, the boot allocator's */
 		if (alloc_private(&raw, b->name, heap_mb)) {
 			rc = -1;
 			continue;
@@ -708,7 +733,7 @@ int main(int argc, char *argv[])
 	}
 	printf("hkbench on Unikraft (%s), yield every %u allocator calls\n", THREAD_KIND, yield_every);
 	printf("--- hkbench csv begin\n");
-	printf("benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status\n");
+	printf("%s\n", HKB_RESULT_CSV_HEADER);
 	if (!strcmp(cmd, "stress")) {
 		rc = cmd_stress(heap_mb, kv, nkv);
 		return rc ? 1 : 0;

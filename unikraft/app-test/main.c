@@ -500,6 +500,11 @@ static void phase_private(void)
 
 		if (!(b->caps & HK_CAP_FREE))
 			continue;
+		if (b->min_region > POOL_SIZE) {
+			/* mimalloc: whole segments, and one instance per image (the boot allocator's). */
+			printf("  %s: skipped (needs at least %zu KiB)\n", b->name, b->min_region >> 10);
+			continue;
+		}
 		pa = uk_heapkit_create(b->name, pools[used++], POOL_SIZE);
 		CHECK(pa != NULL);
 		if (!pa)

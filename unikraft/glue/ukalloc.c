@@ -231,7 +231,7 @@ static hk_alloc_t *(*create_of(const char *backend))(void *, size_t)
 }
 
 struct uk_alloc *_uk_heapkit_boot(hk_alloc_t *(*create)(void *, size_t), const char *name,
-				  void *base, __sz len)
+				  void *base, __sz len, const char *slot, const char *how)
 {
 	hk_alloc_t *hk = create(base, len);
 	struct uk_alloc *a = hk ? wrap(hk, base, len) : NULL;
@@ -240,8 +240,9 @@ struct uk_alloc *_uk_heapkit_boot(hk_alloc_t *(*create)(void *, size_t), const c
 		uk_pr_err("heapkit: %s over %p-%p failed\n", name, base, (char *)base + len);
 		return NULL;
 	}
-	uk_pr_info("heapkit: %s is the boot allocator, first region %p-%p (%lu KiB)\n",
-		   name, base, (char *)base + len, (unsigned long)(len >> 10));
+	uk_pr_info("heapkit: %s is the boot allocator (%s%s%s; ukboot slot \"%s\"), first region %p-%p (%lu KiB)\n",
+		   name, how, strcmp(how, "default") ? "=" : " ", strcmp(how, "default") ? name : CONFIG_LIBHEAPKIT_BOOT_DEFAULT,
+		   slot, base, (char *)base + len, (unsigned long)(len >> 10));
 	return a;
 }
 

@@ -56,6 +56,14 @@ int uk_heapkit_check(struct uk_alloc *a);
 #define UK_HEAPKIT_NR_REGIONS 8
 int uk_heapkit_region_of(struct uk_alloc *a, const void *p);
 
+/*
+ * The boot allocator that runs: a heapkit backend's name ("tlsf", "shard",
+ * "buddy", "region", "mimalloc") or "ukbuddy" (Unikraft's binary buddy),
+ * as chosen by heapkit.alloc= on the kernel command line or the configured
+ * default; NULL if heapkit did not start the boot allocator.
+ */
+const char *uk_heapkit_boot_name(void);
+
 #ifdef __cplusplus
 }
 #endif
