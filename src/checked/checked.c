@@ -39,6 +39,7 @@
 struct live_slot {
 	uintptr_t p;     /* block start */
 	size_t size;     /* requested bytes; the canary follows */
+	unsigned form;   /* HK_FORM_*: how it was allocated */
 };
 
 /* A freed block held back from the inner instance. */
@@ -108,13 +109,12 @@ static struct live_slot *table_find(struct checked *c, const void *p)
 }
 
 /* Put p in a table known to have room and not to hold it. */
-static void table_place(struct live_slot *t, size_t cap, uintptr_t p, size_t size)
+static void table_place(struct live_slot *t, size_t cap, const struct live_slot *s)
 {
-	size_t i = slot_hash(p, cap);
+	size_t i = slot_hash(s->p, cap);
 	while (t[i].p > SLOT_GONE)
 		i = (i + 1) & (cap - 1);
-	t[i].p = p;
-	t[i].size = size;
+	t[i] = *s;
 }
 
 /* Rebuild into a table of cap slots (drops tombstones). false if memory is short. */
@@ -126,7 +126,7 @@ static bool table_rebuild(struct checked *c, size_t cap)
 	memset(t, 0, cap * sizeof *t);
 	for (size_t i = 0; i < c->table_cap; i++)
 		if (c->table[i].p > SLOT_GONE)
-			table_place(t, cap, c->table[i].p, c->table[i].size);
+			table_place(t, cap, &c->table[i]);
 	if (c->table)
 		inner_free(c, c->table);
 	c->table = t;
@@ -136,7 +136,7 @@ static bool table_rebuild(struct checked *c, size_t cap)
 }
 
 /* Record a new live block. false if the table could not grow. */
-static bool table_insert(struct checked *c, void *p, size_t size)
+static bool table_insert(struct checked *c, void *p, size_t size, unsigned form)
 {
 	if ((c->table_used + 1) * 4 > c->table_cap * 3) {
 		size_t cap = (c->nr_live + 1) * 2 > c->table_cap ? c->table_cap * 2 : c->table_cap;
@@ -150,6 +150,7 @@ static bool table_insert(struct checked *c, void *p, size_t size)
 		c->table_used++;
 	c->table[i].p = (uintptr_t)p;
 	c->table[i].size = size;
+	c->table[i].form = form;
 	c->nr_live++;
 	return true;
 }
@@ -264,7 +265,7 @@ static void ring_hold(struct checked *c, void *p, size_t size)
 
 /* --- The malloc family (lock held) ------------------------------------------------------------ */
 
-static void *alloc_locked(struct checked *c, size_t align, size_t size)
+static void *alloc_locked(struct checked *c, size_t align, size_t size, unsigned form)
 {
 	if (size > HK_MAX_REQUEST - CANARY_BYTES)
 		return NULL;
@@ -277,7 +278,7 @@ static void *alloc_locked(struct checked *c, size_t align, size_t size)
 			ring_evict_all(c);
 		}
 		p = inner_alloc(c, align, size + CANARY_BYTES);
-		if (p && !table_insert(c, p, size)) {
+		if (p && !table_insert(c, p, size, form)) {
 			inner_free(c, p);
 			p = NULL;
 		}
@@ -289,11 +290,27 @@ static void *alloc_locked(struct checked *c, size_t align, size_t size)
 	return p;
 }
 
-static void free_locked(struct checked *c, void *p)
+/* A free in form (HK_FORM_*) with size (HK_SIZE_UNKNOWN: unsized) must match the allocation. */
+static void form_or_die(const struct live_slot *s, unsigned form, size_t size)
+{
+	static const char *const what[3][3] = {
+		/* allocated by malloc, freed by: free, delete, delete[] */
+		{ NULL, "checked: delete of a block from malloc", "checked: delete[] of a block from malloc" },
+		{ "checked: free of a block from new", NULL, "checked: delete[] of a block from new" },
+		{ "checked: free of a block from new[]", "checked: delete of a block from new[]", NULL },
+	};
+	if (hk_unlikely(s->form != form))
+		_hk_fatal(what[s->form][form], (void *)s->p);
+	if (hk_unlikely(size != HK_SIZE_UNKNOWN && size != s->size))
+		_hk_fatal("checked: sized delete with a size other than the block's", (void *)s->p);
+}
+
+static void free_locked(struct checked *c, void *p, unsigned form, size_t size_said)
 {
 	struct live_slot *s = block_or_die(c, p, "checked: double free",
 					   "checked: free of a pointer heapkit never returned",
 					   "checked: free of a pointer into the middle of a block");
+	form_or_die(s, form, size_said);
 	canary_or_die(s);
 	size_t size = s->size;
 	table_remove(c, s);
@@ -307,7 +324,7 @@ static void *checked_memalign(hk_alloc_t *a, size_t align, size_t size)
 {
 	struct checked *c = to_checked(a);
 	hk_lock(&c->lock);
-	void *p = alloc_locked(c, align, size);
+	void *p = alloc_locked(c, align, size, HK_FORM_MALLOC);
 	hk_unlock(&c->lock);
 	return p;
 }
@@ -321,7 +338,7 @@ static void checked_free(hk_alloc_t *a, void *p)
 {
 	struct checked *c = to_checked(a);
 	hk_lock(&c->lock);
-	free_locked(c, p);
+	free_locked(c, p, HK_FORM_MALLOC, HK_SIZE_UNKNOWN);
 	hk_unlock(&c->lock);
 }
 
@@ -332,12 +349,13 @@ static void *checked_realloc(hk_alloc_t *a, void *p, size_t size)
 	struct live_slot *s = block_or_die(c, p, "checked: realloc of a freed pointer",
 					   "checked: realloc of a pointer heapkit never returned",
 					   "checked: realloc of a pointer into the middle of a block");
+	form_or_die(s, HK_FORM_MALLOC, HK_SIZE_UNKNOWN);
 	canary_or_die(s);
 	size_t old = s->size;
-	void *q = alloc_locked(c, 0, size);
+	void *q = alloc_locked(c, 0, size, HK_FORM_MALLOC);
 	if (q) {
 		memcpy(q, p, old < size ? old : size);
-		free_locked(c, p);
+		free_locked(c, p, HK_FORM_MALLOC, HK_SIZE_UNKNOWN);
 	}
 	hk_unlock(&c->lock);
 	return q;
@@ -440,6 +458,38 @@ const struct hk_alloc_ops _hk_checked_ops = {
 	.destroy = checked_destroy,
 };
 
+/* --- The C++ forms ------------------------------------------------------------ */
+
+void *_hk_checked_alloc_as(hk_alloc_t *a, size_t align, size_t size, unsigned form)
+{
+	if (!a || size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2)
+		return NULL;
+	if (align <= HK_MIN_ALIGN)
+		align = 0;
+	if (a->ops != &_hk_checked_ops)
+		return align ? hk_memalign(a, align, size) : hk_malloc(a, size);
+	struct checked *c = to_checked(a);
+	hk_lock(&c->lock);
+	void *p = alloc_locked(c, align, size ? size : 1, form);
+	hk_unlock(&c->lock);
+	return p;
+}
+
+void _hk_checked_free_as(hk_alloc_t *a, void *p, unsigned form, size_t size, size_t align)
+{
+	(void)align;
+	if (!a || !p)
+		return;
+	if (a->ops != &_hk_checked_ops) {
+		hk_free(a, p);
+		return;
+	}
+	struct checked *c = to_checked(a);
+	hk_lock(&c->lock);
+	free_locked(c, p, form, size);
+	hk_unlock(&c->lock);
+}
+
 /* --- Creation ------------------------------------------------------------ */
 
 hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
@@ -463,7 +513,7 @@ hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
 		inner->ops->free(inner, c);
 		return NULL;
 	}
-	_hk_alloc_init(&c->base, &_hk_checked_ops, "checked");
+	_hk_alloc_init(&c->base, &_hk_checked_ops, NULL);
 	c->record.name = "checked";
 	c->record.summary = "checked wrapper: double free, invalid free, overflow detection";
 	c->record.create = NULL;

@@ -9,6 +9,21 @@
 
 #include "core/internal.h"
 
+/* How a block was allocated: the form its free must match. */
+#define HK_FORM_MALLOC 0u            /* malloc, calloc, realloc, memalign, ... */
+#define HK_FORM_NEW 1u               /* operator new */
+#define HK_FORM_NEW_ARRAY 2u         /* operator new[] */
+#define HK_SIZE_UNKNOWN SIZE_MAX     /* an unsized delete */
+
+/*
+ * A checked instance's malloc and free in a given form (the drop-in's C++
+ * operators): align 0 for the default alignment; free_as reports a free in
+ * another form than the allocation's, and a size != HK_SIZE_UNKNOWN that is
+ * not the size asked for. Other instances: plain memalign / free.
+ */
+void *_hk_checked_alloc_as(hk_alloc_t *a, size_t align, size_t size, unsigned form);
+void _hk_checked_free_as(hk_alloc_t *a, void *p, unsigned form, size_t size, size_t align);
+
 /* The operations of every checked instance (a checked instance has a->ops == &_hk_checked_ops). */
 extern const struct hk_alloc_ops _hk_checked_ops;
 
