@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ALLOCS = ("heapkit", "mimalloc", "jemalloc", "tcmalloc", "glibc")
@@ -100,11 +101,10 @@ def run_one(wrapper, tmp, cwd, binary, args, stdin_path, env, timeout):
     with tempfile.TemporaryFile() as out_f, open(stdin_path or os.devnull, "rb") as in_f:
         p = subprocess.Popen([wrapper, report, binary] + args, stdin=in_f, stdout=out_f, stderr=subprocess.STDOUT,
                              env=env, cwd=cwd, start_new_session=True)
-        try:
-            p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        timer = threading.Timer(timeout, os.killpg, (p.pid, signal.SIGKILL))
+        timer.start()
+        p.wait()
+        timer.cancel()
         out_f.seek(0)
         out = out_f.read().decode("utf-8", "replace")
     try:
@@ -181,7 +181,7 @@ def main():
     done = 0
     failed = 0
     with open(out_csv, "w", newline="") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")
         w.writerow(HEADER)
         for rep in range(reps):
             for name, threads, binary, args, stdin, kind in todo:
