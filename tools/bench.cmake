@@ -9,5 +9,6 @@ add_executable(hkbench
   ${PROJECT_SOURCE_DIR}/tools/hkbench_trace.c)
 target_include_directories(hkbench PRIVATE ${PROJECT_SOURCE_DIR}/tools)
 target_compile_definitions(hkbench PRIVATE HKB_REPORT_PY="${PROJECT_SOURCE_DIR}/tools/report.py"
-  HKB_SOURCE_DIR="${PROJECT_SOURCE_DIR}" HKB_BUILD_TYPE="${CMAKE_BUILD_TYPE}")
+  HKB_SOURCE_DIR="${PROJECT_SOURCE_DIR}" HKB_BUILD_TYPE="${CMAKE_BUILD_TYPE}"
+  HKB_INSTALL_LIBDIR="${CMAKE_INSTALL_LIBDIR}")
 target_link_libraries(hkbench PRIVATE hkbench_lib hkalloc m ${CMAKE_DL_LIBS})

@@ -333,7 +333,23 @@ static const struct preload_lib preload_libs[] = {
 };
 #define NR_PRELOAD (sizeof preload_libs / sizeof preload_libs[0])
 
-/* Where a library named without a directory is: next to hkbench. */
+/* out = dir "/" file (just dir when file is ""), cut to fit len. */
+static void path_join(char *out, size_t len, const char *dir, const char *file)
+{
+	char tmp[PATH_MAX];
+	size_t dl = strlen(dir), fl = strlen(file);
+	if (dl + fl + 2 > sizeof tmp || dl + fl + 2 > len) {
+		out[0] = 0;
+		return;
+	}
+	memcpy(tmp, dir, dl);
+	if (fl)
+		tmp[dl++] = '/';
+	memcpy(tmp + dl, file, fl + 1);
+	memcpy(out, tmp, dl + fl + 1);
+}
+
+/* Where a library named without a directory is: next to hkbench (installed: in PREFIX/LIBDIR). */
 static void lib_path(const char *file, char *out, size_t len)
 {
 	char exe[PATH_MAX];
@@ -344,12 +360,32 @@ static void lib_path(const char *file, char *out, size_t len)
 		snprintf(exe, sizeof exe, ".");
 	else
 		*slash = 0;
-	size_t at = strlen(exe), fl = strlen(file);
-	if (at + fl + 2 > len)
-		at = 0;
-	memcpy(out, exe, at);
-	out[at] = '/';
-	memcpy(out + at + 1, file, fl + 1);
+	path_join(out, len, exe, file);
+#ifdef HKB_INSTALL_LIBDIR
+	/* Installed: hkbench in PREFIX/bin, the libraries in PREFIX/LIBDIR. */
+	char alt[PATH_MAX];
+	path_join(alt, sizeof alt, exe, "../" HKB_INSTALL_LIBDIR);
+	path_join(alt, sizeof alt, alt, file);
+	if (access(out, R_OK) && !access(alt, R_OK))
+		path_join(out, len, alt, "");
+#endif
+}
+
+const char *hkbench_report_py(void)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[n > 0 ? n : 0] = 0;
+	char *slash = strrchr(exe, '/');
+	if (slash) {
+		*slash = 0;
+		/* Installed next to hkbench (PREFIX/share/heapkit), else the source tree's. */
+		if (snprintf(path, sizeof path, "%s/../share/heapkit/report.py", exe) < (int)sizeof path &&
+		    !access(path, R_OK))
+			return path;
+	}
+	return HKB_REPORT_PY;
 }
 
 /* The drop-in: --heapkit-lib, else $HKBENCH_HEAPKIT_LIB, else next to hkbench. */

@@ -202,7 +202,7 @@ int hkbench_cmd_sweep(int argc, char **argv)
 		char cmdline[16384];
 		snprintf(cmdline, sizeof cmdline,
 			 "python3 '%s' --sweep '%s' --out '%s/report.html' --summary-csv '%s/summary.csv'",
-			 HKB_REPORT_PY, out_csv, out_dir, out_dir);
+			 hkbench_report_py(), out_csv, out_dir, out_dir);
 		if (system(cmdline) != 0)
 			fprintf(stderr, "%s: the report could not be made (%s)\n", cmd.name, cmdline);
 	}

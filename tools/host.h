@@ -86,6 +86,9 @@ double hkbench_cpu_seconds(void);
 int hkbench_child(char *const args[], struct hkb_result *rows, int max_rows, int *nrows,
 		  long *peak_kb, double *cpu_s, double timeout_s);
 
+/* tools/report.py: installed beside hkbench, else in the source tree. */
+const char *hkbench_report_py(void);
+
 /* Split "a,b,c" into at most max pieces (in place); the count. */
 int hkbench_split(char *s, char **out, int max);
 
