@@ -23,6 +23,15 @@ if(TARGET heapkit_dropin AND NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUI
     ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin>")
   set_tests_properties(dropin-glibc-reference PROPERTIES LABELS "dropin;unit" TIMEOUT 120)
 
+  # dropin-purge: memory back while threads idle after a burst; a fill-and-free cycle's faults vs mimalloc
+  add_executable(dropin-purge test/dropin_purge.c)
+  target_link_libraries(dropin-purge PRIVATE Threads::Threads)
+  target_include_directories(dropin-purge PRIVATE ${PROJECT_SOURCE_DIR}/test)
+  target_compile_options(dropin-purge PRIVATE -fno-builtin)
+  add_test(NAME dropin-purge COMMAND dropin-purge)
+  set_tests_properties(dropin-purge PROPERTIES LABELS "dropin" TIMEOUT 120
+    ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin>")
+
   add_executable(dropin-fork test/dropin_fork.c)
   target_link_libraries(dropin-fork PRIVATE Threads::Threads)
   add_test(NAME dropin-fork COMMAND dropin-fork 30)

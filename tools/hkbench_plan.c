@@ -7,12 +7,12 @@
 
 #include "plan.h"
 
-void hkb_plan_init(struct hkb_plan *p, const char *name)
+void hkb_plan_init(struct hkb_plan *p, const char *name, int reps, double timeout)
 {
 	memset(p, 0, sizeof *p);
 	p->name = name;
-	p->reps = 3;
-	p->timeout = 120;
+	p->reps = reps;
+	p->timeout = timeout;
 }
 
 int hkb_plan_add(struct hkb_plan *p, const char *label, const struct hkb_workload *w, const char *args)

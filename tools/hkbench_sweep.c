@@ -183,9 +183,7 @@ int hkbench_cmd_sweep(int argc, char **argv)
 	if (!nthreads || reps < 1)
 		return hk_opt_error(&cmd, "--threads needs a count and --reps at least 1%s%s", "", "");
 	struct hkb_plan plan;
-	hkb_plan_init(&plan, cmd.name);
-	plan.reps = reps;
-	plan.timeout = timeout;
+	hkb_plan_init(&plan, cmd.name, reps, timeout);
 	plan.heap_mb = heap;
 	if ((rc = hkb_plan_allocs(&plan, alloc_list)))
 		return rc;

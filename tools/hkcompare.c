@@ -121,12 +121,13 @@ int hkbench_cmd_compare(int argc, char **argv)
 	int rc = hk_cmd_parse(&cmd, argc, argv, 2);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if (reps < 1 || reps > MAX_REPS)
-		return hk_opt_error(&cmd, "--reps must be 1..31, not %s%s", "the value given", "");
+	if (reps < 1 || reps > MAX_REPS) {
+		char given[16];
+		snprintf(given, sizeof given, "%d", reps);
+		return hk_opt_error(&cmd, "--reps %s: must be 1..31%s", given, "");
+	}
 	struct hkb_plan plan;
-	hkb_plan_init(&plan, cmd.name);
-	plan.reps = reps;
-	plan.timeout = timeout;
+	hkb_plan_init(&plan, cmd.name, reps, timeout);
 	plan.csv_label = true;
 	plan.on_row = collect;
 	if ((rc = hkb_plan_allocs(&plan, alloc_list)))

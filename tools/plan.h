@@ -40,7 +40,8 @@ struct hkb_plan {
 	int runs, failures, rows;      /* after hkb_plan_run: runs made, failed, rows written */
 };
 
-void hkb_plan_init(struct hkb_plan *p, const char *name);
+/* An empty plan: reps repetitions, timeout seconds per run. */
+void hkb_plan_init(struct hkb_plan *p, const char *name, int reps, double timeout);
 /* Add a configuration; 0, or -1 when out of memory. */
 int hkb_plan_add(struct hkb_plan *p, const char *label, const struct hkb_workload *w, const char *args);
 /*

@@ -26,10 +26,13 @@ static void dropin_page_emptied(struct shard_page *pg);
 
 #include "core/annotate.h"
 #include "shard/shard.h"
+#include "override/options.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
@@ -200,12 +203,255 @@ static void fork_child(void)
 #else
 #define fork_prepare _hk_shard_fork_prepare
 #define fork_parent _hk_shard_fork_parent
-#define fork_child _hk_shard_fork_child
+static void purge_thread_forget(void);
+static void fork_child(void)
+{
+	_hk_shard_fork_child();
+	purge_thread_forget();
+}
+#endif
+
+/* --- Purging while the program runs ------------------------------------------------------
+ *
+ * shard's purge policy (src/shard/page.c) needs a clock, and, so that memory
+ * goes back even when every thread that freed it stays idle, someone to scan
+ * when no thread calls the allocator: a purge thread, started the first time
+ * purge work appears (at a safe point of a slow path, see purge_safe_point),
+ * that scans every purge delay while work is pending and sleeps on a
+ * condition variable otherwise. It blocks every signal and allocates nothing.
+ * HEAPKIT_PURGE_THREAD=0: no thread; scans then run only from the slow paths.
+ */
+#if !(defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED)
+static uint64_t dropin_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static pthread_mutex_t purge_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t purge_cv = PTHREAD_COND_INITIALIZER;
+static int purge_started;   /* purge_mu: 0 none, 1 running, -1 could not start */
+static int purge_kicked;    /* purge_mu */
+
+static void purge_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void *purge_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		purge_sleep_ms(OS->purge_delay_ms);
+		if (_hk_shard_purge_due(OS))
+			continue;
+		pthread_mutex_lock(&purge_mu);
+		while (!purge_kicked)
+			pthread_cond_wait(&purge_cv, &purge_mu);
+		purge_kicked = 0;
+		pthread_mutex_unlock(&purge_mu);
+	}
+	return NULL;
+}
+
+/* shard's purge_wake: at a safe point of a slow path (may allocate: pthread_create). */
+static void dropin_purge_wake(void)
+{
+	int saved = errno;
+	pthread_mutex_lock(&purge_mu);
+	if (purge_started == 0) {
+		pthread_attr_t attr;
+		pthread_t t;
+		sigset_t all, old;
+		purge_started = -1;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 64 << 10);
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (pthread_create(&t, &attr, purge_main, NULL) == 0) {
+			purge_started = 1;
+			pthread_setname_np(t, "heapkit-purge");
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+	}
+	purge_kicked = 1;
+	pthread_cond_signal(&purge_cv);
+	pthread_mutex_unlock(&purge_mu);
+	errno = saved;
+}
+
+/* In a fork child: the thread is gone; start another when work appears. */
+static void purge_thread_forget(void)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	purge_mu = mu;
+	purge_cv = cv;
+	purge_kicked = 0;
+	if (purge_started == 1)
+		purge_started = 0;
+}
+
+/* --- Options, verbose and statistics (options.c: HEAPKIT_*) -------------------------------- */
+
+/* The options in force on the OS instance; the purge thread only if asked. */
+static void dropin_options_apply(void)
+{
+	_hk_options_init();
+	_hk_shard_os_ensure();
+	long long delay = _hk_option(HK_OPT_PURGE_DELAY);
+	OS->cache_max = (size_t)_hk_option(HK_OPT_SEGMENT_CACHE);
+	OS->cache_delay_ms = (uint32_t)_hk_option(HK_OPT_CACHE_DELAY);
+	OS->huge_cache_max = (size_t)_hk_option(HK_OPT_HUGE_CACHE);
+	OS->purge_never = delay < 0;
+	OS->purge_delay_ms = delay > 0 ? (uint32_t)delay : 1;
+	OS->purge_wake = _hk_option(HK_OPT_PURGE_THREAD) && delay >= 0 ? dropin_purge_wake : NULL;
+	__atomic_store_n(&OS->clock_ms, dropin_clock_ms, __ATOMIC_RELEASE);
+	long long reserve = _hk_option(HK_OPT_RESERVE);
+	if (reserve > 0) {
+		size_t want = ((size_t)reserve + OS->seg_size - 1) / OS->seg_size;
+		size_t got = _hk_shard_reserve(OS, want);
+		if (got < want) {
+			struct hk_line l = { .n = 0 };
+			_hk_line_str(&l, "heapkit: HEAPKIT_RESERVE: mapped ");
+			_hk_line_u64(&l, got);
+			_hk_line_str(&l, " of ");
+			_hk_line_u64(&l, want);
+			_hk_line_str(&l, " segments");
+			_hk_line_flush(&l);
+		}
+	}
+	if (_hk_option(HK_OPT_VERBOSE)) {
+		struct hk_line l = { .n = 0 };
+		_hk_line_str(&l, "heapkit: libheapkit.so ");
+		_hk_line_str(&l, hk_version());
+		_hk_line_str(&l, " (shard over OS pages: segments ");
+		_hk_line_bytes(&l, OS->seg_size);
+		_hk_line_str(&l, ", pages ");
+		_hk_line_bytes(&l, (uint64_t)1 << OS->page_shift);
+		_hk_line_str(&l, ", huge above ");
+		_hk_line_bytes(&l, OS->large_max);
+		_hk_line_str(&l, ") loaded in pid ");
+		_hk_line_u64(&l, (uint64_t)getpid());
+		_hk_line_flush(&l);
+		_hk_line_str(&l, "heapkit: options (HEAPKIT_*):");
+		_hk_line_flush(&l);
+		_hk_options_print();
+	}
+}
+
+/* One statistics line: label, then values. */
+static void stat_line(const char *label, const char *a, uint64_t va, const char *b, uint64_t vb, int bytes)
+{
+	struct hk_line l = { .n = 0 };
+	_hk_line_str(&l, "heapkit: ");
+	_hk_line_str(&l, label);
+	_hk_line_pad(&l, 30);
+	_hk_line_str(&l, a);
+	if (bytes)
+		_hk_line_bytes(&l, va);
+	else
+		_hk_line_u64(&l, va);
+	if (b) {
+		_hk_line_str(&l, b);
+		if (bytes)
+			_hk_line_bytes(&l, vb);
+		else
+			_hk_line_u64(&l, vb);
+	}
+	_hk_line_flush(&l);
+}
+
+/* HEAPKIT_SHOW_STATS=1: what the instance did, at exit. Walks the segments under the lock; allocates nothing. */
+static void dropin_show_stats(void)
+{
+	struct shard *sh = OS;
+	struct hk_stats st;
+	uint64_t live[SHARD_NR_BINS] = { 0 }, pages[SHARD_NR_BINS] = { 0 };
+	size_t segs = 0, small = 0, large = 0, abandoned = 0, slots_free = 0;
+	if (!sh->src)
+		return;
+	hk_stats_get(&sh->base, &st);
+	hk_lock(&sh->lock);
+	for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next) {
+		segs++;
+		if (seg->kind == SEG_SMALL)
+			small++;
+		else
+			large++;
+		if (__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == SEG_ABANDONED)
+			abandoned++;
+		for (unsigned i = 0; i < seg->nr_pages; i++) {
+			struct shard_page *pg = &seg->pages[i];
+			if (!pg->bin) {
+				slots_free++;
+				continue;
+			}
+			if (page_flags(pg) & PAGE_CONT)
+				continue;
+			pages[pg->bin]++;
+			live[pg->bin] += __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
+		}
+	}
+	size_t cached = sh->nr_cached, huge_cached = sh->nr_huge_cached, huge_cached_bytes = sh->huge_cached_bytes;
+	hk_unlock(&sh->lock);
+	struct hk_line l = { .n = 0 };
+	_hk_line_str(&l, "heapkit: statistics of libheapkit.so ");
+	_hk_line_str(&l, hk_version());
+	_hk_line_str(&l, ", pid ");
+	_hk_line_u64(&l, (uint64_t)getpid());
+	_hk_line_flush(&l);
+	stat_line("memory in use", "now ", st.bytes_in_use, ", peak ", st.peak_bytes, 1);
+	stat_line("blocks", "allocated ", st.nr_allocs, ", freed ", st.nr_frees, 0);
+	stat_line("cross-thread frees", "collected ", __atomic_load_n(&_hk_shard_xthread_collected, __ATOMIC_RELAXED),
+		  NULL, 0, 0);
+	stat_line("segments (4 MiB)", "live ", segs, ", small ", small, 0);
+	stat_line("", "large ", large, ", abandoned ", abandoned, 0);
+	stat_line("", "free page slots ", slots_free, ", cached empty ", cached, 0);
+	stat_line("OS mappings", "segments mapped ", sh->ctr.seg_maps, ", unmapped ", sh->ctr.seg_unmaps, 0);
+	stat_line("", "segment cache hits ", sh->ctr.cache_hits, ", huge mapped ", sh->ctr.huge_maps, 0);
+	stat_line("", "abandoned at thread exit ", sh->ctr.abandons, ", reclaimed ", sh->ctr.reclaims, 0);
+	stat_line("huge blocks", "live ", sh->huge_live, ", bytes ", sh->huge_bytes, 0);
+	stat_line("", "cache hits ", sh->ctr.huge_cache_hits, ", cached now ", huge_cached, 0);
+	stat_line("", "cached bytes ", huge_cached_bytes, NULL, 0, 1);
+	stat_line("purge", "scans ", sh->ctr.purge_scans, ", madvise calls ", sh->ctr.purge_calls, 0);
+	stat_line("", "bytes purged ", sh->ctr.purged_bytes, NULL, 0, 1);
+	_hk_line_str(&l, "heapkit: per size class (blocks in use / pages):");
+	_hk_line_flush(&l);
+	for (unsigned b = 1; b < SHARD_NR_BINS; b++) {
+		if (!pages[b])
+			continue;
+		_hk_line_str(&l, "heapkit:   ");
+		_hk_line_u64(&l, shard_bin_size(b));
+		_hk_line_str(&l, " B");
+		_hk_line_pad(&l, 22);
+		_hk_line_u64(&l, live[b]);
+		_hk_line_str(&l, " / ");
+		_hk_line_u64(&l, pages[b]);
+		_hk_line_flush(&l);
+	}
+}
+
+__attribute__((destructor)) static void dropin_fini(void)
+{
+	if (_hk_option(HK_OPT_SHOW_STATS))
+		dropin_show_stats();
+}
+
+static void dropin_purge_init(void) { dropin_options_apply(); }
+#else
+static void dropin_purge_init(void) { _hk_options_init(); }
 #endif
 
 __attribute__((constructor)) static void dropin_init(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	dropin_purge_init();
 }
 
 /* --- Alignment rules -------------------------------------------------------------------- */

@@ -228,10 +228,11 @@ void _hk_shard_heap_abandon(struct shard_heap *h)
 			pg->next = pg->prev = NULL;
 			segment_detach(hk_container_of(pg - pg->index, struct shard_segment, pages), &list);
 		}
+	for (struct shard_segment *seg = list; seg; seg = seg->next)
+		__atomic_fetch_add(&sh->ctr.abandons, 1, __ATOMIC_RELAXED);
 	while (list) {
 		struct shard_segment *seg = list;
 		list = seg->next;
-		_hk_shard_segment_purge(sh, seg);
 		hk_lock(&sh->lock);
 		seg->next = sh->abandoned;
 		__atomic_store_n(&sh->abandoned, seg, __ATOMIC_RELAXED);
@@ -298,6 +299,7 @@ bool _hk_shard_reclaim_one(struct shard_heap *h)
 	hk_unlock(&sh->lock);
 	if (!seg)
 		return false;
+	__atomic_fetch_add(&sh->ctr.reclaims, 1, __ATOMIC_RELAXED);
 	seg->next = seg->prev = NULL;
 	if (segment_sweep(sh, seg, h)) {
 		if (seg->kind == SEG_SMALL && seg->free_mask) {

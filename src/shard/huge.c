@@ -27,36 +27,95 @@ _Static_assert(sizeof(struct shard_huge) <= SHARD_HUGE_HDR, "huge header fits be
 
 static struct shard_huge *huge_header(void *p) { return (struct shard_huge *)((uint8_t *)p - SHARD_HUGE_HDR); }
 
-/* Take a cached mapping for len bytes at align (lock held by caller); NULL if none fits. */
+/*
+ * Take a cached mapping for len bytes at align (lock held by caller): the
+ * smallest that holds len, else (when the source can remap) the largest,
+ * which the caller grows; NULL if none. Pages of a reused mapping are
+ * resident already: reuse saves the faults, not just the mmap.
+ */
 static uint8_t *cache_take(struct shard *sh, size_t align, size_t len, size_t *map_len)
 {
+	int best = -1, big = -1;
 	for (unsigned i = 0; i < sh->nr_huge_cached; i++) {
 		struct shard_huge_span *c = &sh->huge_cache[i];
-		if (c->align == align && c->map_len - align >= len && c->map_len - align <= 2 * len) {
-			uint8_t *base = c->base;
-			*map_len = c->map_len;
-			sh->huge_cached_bytes -= c->map_len;
-			*c = sh->huge_cache[sh->nr_huge_cached - 1];
-			__atomic_store_n(&sh->nr_huge_cached, sh->nr_huge_cached - 1, __ATOMIC_RELAXED);
-			return base;
+		if (c->align != align)
+			continue;
+		if (c->map_len - align >= len) {
+			if (best < 0 || c->map_len < sh->huge_cache[best].map_len)
+				best = (int)i;
+		} else if (big < 0 || c->map_len > sh->huge_cache[big].map_len) {
+			big = (int)i;
 		}
 	}
-	return NULL;
+	if (best < 0 && sh->src->remap && big >= 0 && (sh->huge_cache[big].map_len - align) * SHARD_HUGE_SLACK >= len)
+		best = big;   /* grown by at most SHARD_HUGE_SLACK times: a far larger request maps afresh */
+	if (best < 0)
+		return NULL;
+	struct shard_huge_span *c = &sh->huge_cache[best];
+	uint8_t *base = c->base;
+	*map_len = c->map_len;
+	sh->huge_cached_bytes -= c->map_len;
+	*c = sh->huge_cache[sh->nr_huge_cached - 1];
+	__atomic_store_n(&sh->nr_huge_cached, sh->nr_huge_cached - 1, __ATOMIC_RELAXED);
+	return base;
 }
 
-/* Keep a freed mapping for reuse; false if the cache is full (caller unmaps). */
+/* Keep a freed mapping for reuse (cache_delay, then the purge scan unmaps it); false if full. */
 static bool cache_put(struct shard *sh, void *base, size_t map_len, size_t align)
 {
 	bool kept = false;
+	if (!sh->clock_ms)
+		return false;
 	hk_lock(&sh->lock);
-	if (sh->nr_huge_cached < SHARD_HUGE_CACHE && sh->huge_cached_bytes + map_len <= SHARD_HUGE_CACHE_BYTES) {
-		sh->huge_cache[sh->nr_huge_cached] = (struct shard_huge_span){ base, map_len, align };
+	while (sh->nr_huge_cached && (sh->nr_huge_cached == SHARD_HUGE_CACHE ||
+				      sh->huge_cached_bytes + map_len > sh->huge_cache_max)) {
+		/* full: the oldest entry makes room (unmapped by the caller after the lock) */
+		unsigned old = 0;
+		for (unsigned i = 1; i < sh->nr_huge_cached; i++)
+			if (sh->huge_cache[i].cached_at < sh->huge_cache[old].cached_at)
+				old = i;
+		if (sh->huge_cache[old].map_len > map_len)
+			break;
+		struct shard_huge_span o = sh->huge_cache[old];
+		sh->huge_cached_bytes -= o.map_len;
+		sh->huge_cache[old] = sh->huge_cache[--sh->nr_huge_cached];
+		hk_unlock(&sh->lock);
+		sh->src->unmap(sh->src, o.base, o.map_len);
+		__atomic_fetch_add(&sh->ctr.seg_unmaps, 1, __ATOMIC_RELAXED);
+		hk_lock(&sh->lock);
+	}
+	if (sh->nr_huge_cached < SHARD_HUGE_CACHE && sh->huge_cached_bytes + map_len <= sh->huge_cache_max) {
+		sh->huge_cache[sh->nr_huge_cached] = (struct shard_huge_span){ base, map_len, align, sh->clock_ms() };
 		__atomic_store_n(&sh->nr_huge_cached, sh->nr_huge_cached + 1, __ATOMIC_RELAXED);
 		sh->huge_cached_bytes += map_len;
 		kept = true;
 	}
 	hk_unlock(&sh->lock);
+	if (kept)
+		_hk_shard_purge_arm(sh);
 	return kept;
+}
+
+/*
+ * Fit a cached mapping of map_len to len + align: grown by remap (its pages
+ * kept), or trimmed when it is over SHARD_HUGE_SLACK times the request (a
+ * program that frees a big buffer and asks for another of a different size
+ * pays faults only for the growth).
+ */
+static uint8_t *cache_fit(struct shard *sh, uint8_t *base, size_t *map_len, size_t align, size_t len)
+{
+	size_t room = *map_len - align;
+	if (room >= len && room / SHARD_HUGE_SLACK <= len)
+		return base;
+	uint8_t *nb = sh->src->remap ? sh->src->remap(sh->src, base, *map_len, len + align, align) : NULL;
+	if (!nb) {
+		if (room >= len)
+			return base;
+		sh->src->unmap(sh->src, base, *map_len);
+		return NULL;
+	}
+	*map_len = len + align;
+	return nb;
 }
 
 static void *huge_map(struct shard *sh, size_t align, size_t size, bool *fresh)
@@ -82,14 +141,18 @@ static void *huge_map(struct shard *sh, size_t align, size_t size, bool *fresh)
 			hk_lock(&sh->lock);
 			base = cache_take(sh, align, len, &map_len);
 			hk_unlock(&sh->lock);
+			if (base)
+				base = cache_fit(sh, base, &map_len, align, len);
 		}
 		if (base) {
+			__atomic_fetch_add(&sh->ctr.huge_cache_hits, 1, __ATOMIC_RELAXED);
 			if (fresh)
 				*fresh = false;
 		} else {
 			base = sh->src->map(sh->src, map_len, align);
 			if (!base)
 				return NULL;
+			__atomic_fetch_add(&sh->ctr.huge_maps, 1, __ATOMIC_RELAXED);
 			if (fresh)
 				*fresh = sh->os_zero;
 		}
@@ -145,7 +208,7 @@ void _hk_shard_huge_free(struct shard *sh, void *p)
 		void *base = hh->base;
 		size_t len = hh->map_len, align = hh->align;
 		hh->magic = 0;
-		if (len > SHARD_HUGE_CACHE_BYTES / 2 || !cache_put(sh, base, len, align))
+		if (len > sh->huge_cache_max / 2 || !cache_put(sh, base, len, align))
 			sh->src->unmap(sh->src, base, len);
 	}
 }

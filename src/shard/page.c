@@ -11,6 +11,7 @@
 #include "shard/shard.h"
 
 const struct shard_page _hk_shard_empty_page;
+uint64_t _hk_shard_xthread_collected;   /* blocks freed by other threads, as their owners collected them */
 
 /* --- Locating blocks --------------------------------------------------------- */
 
@@ -150,6 +151,7 @@ void _hk_shard_page_collect(struct shard_page *pg)
 		}
 		tail->next = pg->local_free;
 		pg->local_free = list;
+		__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
 		hk_assert_internal(pg->used >= n);
 		pg->used -= n;
 	}
@@ -173,6 +175,179 @@ static void page_extend(struct shard *sh, struct shard_segment *seg, struct shar
 	((struct shard_block *)b)->next = NULL;
 	pg->free = (struct shard_block *)((uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size);
 	pg->capacity += (uint32_t)n;
+}
+
+/* --- Purging --------------------------------------------------------------------------
+ *
+ * One policy for memory that is free but still committed (see struct shard):
+ * a page slot released while its segment lives is marked (purge_new); a
+ * scan, at most every purge_delay ms, gives back (the page source's purge:
+ * MADV_DONTNEED) the slots that stayed marked for a whole scan period
+ * (purge_old), so memory refilled within purge_delay is never faulted in
+ * twice; an empty segment waits in the cache for cache_delay before it is
+ * unmapped. Any thread may scan, under the instance lock (so no segment is
+ * unmapped under it) and each segment's purge_lock; a thread that takes a
+ * marked slot clears the mark under that lock, so it never writes memory a
+ * scan is purging.
+ */
+
+static uint64_t slot_bits(unsigned idx, unsigned span)
+{
+	return ((span < 64 ? (uint64_t)1 << span : 0) - 1) << idx;
+}
+
+/* Give back the memory of seg's slots in mask (purge_lock held). */
+static void segment_purge_slots(struct shard *sh, struct shard_segment *seg, uint64_t mask)
+{
+	while (mask) {
+		unsigned i = hk_ctz(mask), n = 0;
+		while (i + n < 64 && ((mask >> (i + n)) & 1))
+			n++;
+		mask &= ~slot_bits(i, n);
+		uintptr_t lo = (uintptr_t)seg + ((uintptr_t)i << seg->page_shift) + (i ? 0 : sh->seg_header);
+		uintptr_t hi = (uintptr_t)seg + ((uintptr_t)(i + n) << seg->page_shift);
+		lo = hk_align_up(lo, HK_PAGE_SIZE);
+		if (hi > lo) {
+			sh->src->purge(sh->src, (void *)lo, hi - lo);
+			__atomic_fetch_add(&sh->ctr.purge_calls, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&sh->ctr.purged_bytes, hi - lo, __ATOMIC_RELAXED);
+		}
+	}
+}
+
+/* Slots idx..idx+span of seg are being taken: no scan may purge them any more. */
+static void segment_purge_unmark(struct shard_segment *seg, unsigned idx, unsigned span)
+{
+	uint64_t bits = slot_bits(idx, span);
+	if (!((__atomic_load_n(&seg->purge_new, __ATOMIC_ACQUIRE) | __atomic_load_n(&seg->purge_old, __ATOMIC_ACQUIRE)) &
+	      bits))
+		return;
+	hk_lock(&seg->purge_lock);
+	__atomic_store_n(&seg->purge_new, seg->purge_new & ~bits, __ATOMIC_RELAXED);
+	__atomic_store_n(&seg->purge_old, seg->purge_old & ~bits, __ATOMIC_RELAXED);
+	hk_unlock(&seg->purge_lock);
+}
+
+/*
+ * Purge work appeared: arm the scans, and have the purge thread woken (if
+ * the drop-in runs one) at the next safe point (purge_safe_point: the end of
+ * a malloc or free slow path, where waking may allocate).
+ */
+void _hk_shard_purge_arm(struct shard *sh)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&sh->purge_armed, __ATOMIC_RELAXED) && !__atomic_exchange_n(&sh->purge_armed, 1, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&sh->purge_kick, 1, __ATOMIC_RELAXED);
+}
+
+static inline void purge_safe_point(struct shard *sh)
+{
+	if (hk_unlikely(__atomic_load_n(&sh->purge_kick, __ATOMIC_RELAXED))) {
+		__atomic_store_n(&sh->purge_kick, 0, __ATOMIC_RELAXED);
+		if (sh->purge_wake)
+			sh->purge_wake();
+	}
+}
+
+/* Slots in bits of seg were released holding memory: mark them. */
+static void segment_purge_mark(struct shard *sh, struct shard_segment *seg, uint64_t bits)
+{
+	if (!sh->clock_ms || sh->purge_never || !sh->src->purge || seg->kind != SEG_SMALL)
+		return;
+	hk_lock(&seg->purge_lock);
+	__atomic_store_n(&seg->purge_new, seg->purge_new | bits, __ATOMIC_RELAXED);
+	hk_unlock(&seg->purge_lock);
+	_hk_shard_purge_arm(sh);
+}
+
+/*
+ * One scan (force: give back everything marked and cached now). Returns
+ * whether anything is still waiting (a later scan has work).
+ */
+bool _hk_shard_purge(struct shard *sh, bool force)
+{
+	if (!sh->clock_ms || !sh->src || !sh->src->purge)
+		return false;
+	uint64_t now = sh->clock_ms();
+	struct shard_segment *drop = NULL;
+	bool pending = false;
+	/* Disarmed while scanning: work marked from now on arms again (and kicks the purge thread). */
+	__atomic_store_n(&sh->purge_armed, 0, __ATOMIC_SEQ_CST);
+	hk_lock(&sh->lock);
+	__atomic_fetch_add(&sh->ctr.purge_scans, 1, __ATOMIC_RELAXED);
+	for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next) {
+		if (!(__atomic_load_n(&seg->purge_new, __ATOMIC_RELAXED) | __atomic_load_n(&seg->purge_old, __ATOMIC_RELAXED)))
+			continue;
+		hk_lock(&seg->purge_lock);
+		uint64_t m = force ? seg->purge_old | seg->purge_new : seg->purge_old;
+		segment_purge_slots(sh, seg, m);
+		uint64_t keep = force ? 0 : seg->purge_new;
+		__atomic_store_n(&seg->purge_old, keep, __ATOMIC_RELEASE);
+		__atomic_store_n(&seg->purge_new, 0, __ATOMIC_RELEASE);
+		pending |= keep != 0;
+		hk_unlock(&seg->purge_lock);
+	}
+	for (struct shard_segment **pp = &sh->cache; *pp;) {
+		struct shard_segment *seg = *pp;
+		if (!force && sh->nr_cached <= sh->cache_reserved) {
+			pp = &seg->next;   /* the reservation stays */
+		} else if (force || now - seg->cached_at >= sh->cache_delay_ms) {
+			*pp = seg->next;
+			sh->nr_cached--;
+			seg->next = drop;
+			drop = seg;
+		} else {
+			pp = &seg->next;
+			pending = true;
+		}
+	}
+	struct shard_huge_span spans[SHARD_HUGE_CACHE];
+	unsigned nr_spans = 0;
+	for (unsigned i = 0; i < sh->nr_huge_cached;) {
+		struct shard_huge_span *c = &sh->huge_cache[i];
+		if (force || now - c->cached_at >= sh->cache_delay_ms) {
+			spans[nr_spans++] = *c;
+			sh->huge_cached_bytes -= c->map_len;
+			*c = sh->huge_cache[--sh->nr_huge_cached];
+		} else {
+			pending = true;
+			i++;
+		}
+	}
+	hk_unlock(&sh->lock);
+	if (pending)
+		__atomic_store_n(&sh->purge_armed, 1, __ATOMIC_SEQ_CST);
+	while (drop) {
+		struct shard_segment *seg = drop;
+		drop = seg->next;
+		sh->src->unmap(sh->src, seg, sh->seg_size);
+		__atomic_fetch_add(&sh->ctr.seg_unmaps, 1, __ATOMIC_RELAXED);
+	}
+	for (unsigned i = 0; i < nr_spans; i++) {
+		sh->src->unmap(sh->src, spans[i].base, spans[i].map_len);
+		__atomic_fetch_add(&sh->ctr.seg_unmaps, 1, __ATOMIC_RELAXED);
+	}
+	return pending;
+}
+
+/*
+ * A scan if the deadline has passed (one thread wins it), so scans are at
+ * least purge_delay apart. Returns whether work may still be pending.
+ */
+bool _hk_shard_purge_due(struct shard *sh)
+{
+	uint64_t now = sh->clock_ms(), next = __atomic_load_n(&sh->purge_next, __ATOMIC_RELAXED);
+	if (now < next || !__atomic_compare_exchange_n(&sh->purge_next, &next, now + sh->purge_delay_ms, false,
+						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return true;
+	return _hk_shard_purge(sh, false);
+}
+
+/* From the slow paths: a scan when armed and due. */
+void _hk_shard_purge_tick(struct shard *sh)
+{
+	if (sh->clock_ms && __atomic_load_n(&sh->purge_armed, __ATOMIC_RELAXED))
+		_hk_shard_purge_due(sh);
 }
 
 /* Page idx spanning span slots for bin: header, continuation slots, no blocks yet. */
@@ -201,10 +376,31 @@ static void page_init(struct shard *sh, struct shard_segment *seg, unsigned idx,
 		c->slots = (uint8_t)k;
 		c->block_size = pg->block_size;
 	}
-	seg->free_mask &= ~(((span < 64 ? (uint64_t)1 << span : 0) - 1) << idx);
+	seg->free_mask &= ~slot_bits(idx, span);
+	segment_purge_unmark(seg, idx, span);
 }
 
 /* --- Segments ---------------------------------------------------------------------- */
+
+/* Map n segments into the cache for good (HEAPKIT_RESERVE); how many were mapped. */
+size_t _hk_shard_reserve(struct shard *sh, size_t n)
+{
+	size_t got = 0;
+	for (; got < n; got++) {
+		struct shard_segment *seg = sh->src->map(sh->src, sh->seg_size, sh->seg_size);
+		if (!seg)
+			break;
+		__atomic_fetch_add(&sh->ctr.seg_maps, 1, __ATOMIC_RELAXED);
+		hk_lock(&sh->lock);
+		seg->kind = 0;
+		seg->next = sh->cache;
+		sh->cache = seg;
+		sh->nr_cached++;
+		sh->cache_reserved++;
+		hk_unlock(&sh->lock);
+	}
+	return got;
+}
 
 /* A segment for h, from the cache or the page source; NULL when none. */
 static struct shard_segment *segment_alloc(struct shard_heap *h, unsigned kind)
@@ -216,12 +412,15 @@ static struct shard_segment *segment_alloc(struct shard_heap *h, unsigned kind)
 		seg = sh->cache;
 		sh->cache = seg->next;
 		sh->nr_cached--;
+		sh->ctr.cache_hits++;
 	}
 	hk_unlock(&sh->lock);
-	if (!seg)
+	if (!seg) {
 		seg = sh->src->map(sh->src, sh->seg_size, sh->seg_size);
-	if (!seg)
-		return NULL;
+		if (!seg)
+			return NULL;
+		__atomic_fetch_add(&sh->ctr.seg_maps, 1, __ATOMIC_RELAXED);
+	}
 	hk_assert(((uintptr_t)seg & ~sh->seg_mask) == 0);
 	memset(seg, 0, sh->seg_header);
 	seg->heap = h;
@@ -251,15 +450,20 @@ void _hk_shard_segment_release(struct shard *sh, struct shard_segment *seg)
 		seg->all_next->all_prev = seg->all_prev;
 	__atomic_store_n(&seg->owner, SEG_ABANDONED, __ATOMIC_RELAXED);
 	seg->kind = 0;
-	bool keep = sh->nr_cached < sh->cache_max;
+	bool keep = sh->nr_cached < sh->cache_reserved || (sh->nr_cached < sh->cache_max + sh->cache_reserved && sh->clock_ms);
 	if (keep) {
+		seg->cached_at = sh->clock_ms();
 		seg->next = sh->cache;
 		sh->cache = seg;
 		sh->nr_cached++;
 	}
 	hk_unlock(&sh->lock);
-	if (!keep)
+	if (!keep) {
 		sh->src->unmap(sh->src, seg, sh->seg_size);
+		__atomic_fetch_add(&sh->ctr.seg_unmaps, 1, __ATOMIC_RELAXED);
+	} else {
+		_hk_shard_purge_arm(sh);
+	}
 }
 
 static void heap_small_segs_remove(struct shard_heap *h, struct shard_segment *seg)
@@ -283,43 +487,6 @@ static void heap_small_segs_push(struct shard_heap *h, struct shard_segment *seg
 }
 
 /*
- * Purging: the memory a released page slot touched (its carved blocks: a
- * free slot's capacity still says how many) goes back to the OS while its
- * segment lives on, when the page source can (purge) and it is at least
- * SHARD_PURGE_MIN bytes of whole OS pages; capacity 0 then marks the slot
- * clean. Not when a running thread releases a page (it would fault the
- * memory back in soon: 2.8x the page faults on phong), only when its
- * segment is abandoned at thread exit, and then only slots that were free
- * and carved at the previous abandon too (a free slot's used, otherwise 0,
- * marks it): the next thread often reclaims and refills a segment at once
- * (purging at the first abandon doubled larson's page faults).
- */
-static void page_purge(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
-{
-	uintptr_t start = page_area(sh, seg, pg);
-	uintptr_t lo = hk_align_up(start, HK_PAGE_SIZE);
-	uintptr_t hi = hk_align_down(start + (size_t)pg->capacity * pg->block_size, HK_PAGE_SIZE);
-	if (hi >= lo + SHARD_PURGE_MIN) {
-		sh->src->purge(sh->src, (void *)lo, hi - lo);
-		pg->capacity = 0;
-	}
-}
-
-/* At abandon, by seg's owner: purge its free slots marked last time, mark the others. */
-void _hk_shard_segment_purge(struct shard *sh, struct shard_segment *seg)
-{
-	if (!sh->src->purge || seg->kind != SEG_SMALL)
-		return;
-	for (uint64_t m = seg->free_mask; m; m &= m - 1) {
-		struct shard_page *pg = &seg->pages[hk_ctz(m)];
-		if (pg->capacity && pg->used)
-			page_purge(sh, seg, pg);
-		else if (pg->capacity)
-			pg->used = 1;
-	}
-}
-
-/*
  * pg is empty and on none of h's lists: give its slot back; the segment
  * goes back when all its slots are free.
  */
@@ -331,7 +498,9 @@ void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, stru
 	unsigned span = seg->kind == SEG_LARGE ? 1 : pg->slots;
 	for (unsigned k = 0; k < span; k++)
 		pg[k].bin = 0;
-	seg->free_mask |= ((span < 64 ? (uint64_t)1 << span : 0) - 1) << pg->index;
+	seg->free_mask |= slot_bits(pg->index, span);
+	if (seg->free_mask != all && pg->capacity)
+		segment_purge_mark(sh, seg, slot_bits(pg->index, span));
 	if (seg->free_mask == all) {
 		if (seg->kind == SEG_SMALL && !was_full && h)
 			heap_small_segs_remove(h, seg);
@@ -339,6 +508,7 @@ void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, stru
 	} else if (was_full && h) {
 		heap_small_segs_push(h, seg);
 	}
+	_hk_shard_purge_tick(sh);
 }
 
 /* Free page pg of heap h: off h's lists, slot back to its segment. */
@@ -375,8 +545,21 @@ static struct shard_page *page_fresh(struct shard_heap *h, unsigned bin)
 				span = sh->nr_pages / 2;
 		}
 		idx = -1;
-		for (seg = h->small_segs; seg && (idx = segment_find_run(seg, span)) < 0; seg = seg->next)
-			;
+		for (int tries = 0;; tries++) {
+			for (seg = h->small_segs; seg && (idx = segment_find_run(seg, span)) < 0; seg = seg->next)
+				;
+			/* No room in h's segments: take over an abandoned one before mapping another. */
+			if (seg || tries == SHARD_RECLAIM_TRIES || !__atomic_load_n(&sh->abandoned, __ATOMIC_RELAXED) ||
+			    !_hk_shard_reclaim_one(h))
+				break;
+			/* the reclaimed segment may have brought a page of this bin with room */
+			struct shard_page *q = h->bins[bin].first;
+			if (q && !(page_flags(q) & PAGE_IN_FULL)) {
+				_hk_shard_page_collect(q);
+				if (q->free)
+					return q;
+			}
+		}
 		if (!seg) {
 			seg = segment_alloc(h, SEG_SMALL);
 			if (!seg)
@@ -397,6 +580,7 @@ static struct shard_page *page_fresh(struct shard_heap *h, unsigned bin)
 	page_extend(sh, seg, pg);
 	heap_page_push(h, pg);
 	h->fresh[bin]++;
+	_hk_shard_purge_tick(sh);
 	return pg;
 }
 
@@ -454,9 +638,7 @@ static struct shard_page *heap_find_page(struct shard_heap *h, unsigned bin)
 			if (heap_full_rescan(h, bin, false))
 				continue;
 		}
-		if (!reclaimed && __atomic_load_n(&sh->abandoned, __ATOMIC_RELAXED) && _hk_shard_reclaim_one(h) &&
-		    q->first && !(page_flags(q->first) & PAGE_IN_FULL))
-			continue;
+		/* (abandoned segments are taken over in page_fresh, when h has no free slot left) */
 		struct shard_page *pg = page_fresh(h, bin);
 		if (pg)
 			return pg;
@@ -490,6 +672,7 @@ static void *malloc_slow(struct shard *sh, size_t size)
 	pg->free = b->next;
 	pg->used++;
 	h->nr_allocs++;
+	purge_safe_point(sh);
 	return b;
 }
 
@@ -544,10 +727,12 @@ hk_noinline void _hk_shard_free_slow(struct shard *sh, void *p)
 		_hk_fatal("shard: free of a pointer this instance never returned", p);
 	if (page_flags(pg) & PAGE_HAS_ALIGNED)
 		p = block_start(seg, pg, p, sh->seg_header);
-	if (__atomic_load_n(&seg->owner, __ATOMIC_ACQUIRE) == shard_thread_self())
+	if (__atomic_load_n(&seg->owner, __ATOMIC_ACQUIRE) == shard_thread_self()) {
 		free_local(seg, pg, p);
-	else
+		purge_safe_point(sh);
+	} else {
 		free_remote(pg, p);
+	}
 }
 
 /*
@@ -561,6 +746,7 @@ hk_noinline void _hk_shard_page_emptied(struct shard_page *pg)
 	if (!(page_flags(pg) & PAGE_IN_FULL) && q->first == pg && q->last == pg)
 		return;
 	_hk_shard_page_free(h, pg);
+	purge_safe_point(h->inst);
 }
 
 /* Collect every page of h; give back the empty ones (all: even a bin's last). */

@@ -151,6 +151,9 @@ hk_noinline bool _hk_shard_os_ensure(void)
 		shard_geometry(sh, SHARD_SEG_SHIFT_OS);
 		sh->os_zero = true;
 		sh->cache_max = SHARD_CACHE_OS;
+		sh->purge_delay_ms = SHARD_PURGE_DELAY_MS;
+		sh->cache_delay_ms = SHARD_CACHE_DELAY_MS;
+		sh->huge_cache_max = SHARD_HUGE_CACHE_BYTES;
 		shard_init(sh, NULL);
 		__atomic_store_n(&sh->src, os, __ATOMIC_RELEASE);
 	}

@@ -62,11 +62,14 @@
 #define SHARD_LARGE_FRAC_SHIFT 2                              /* large classes <= segment / 4 */
 #define SHARD_LARGE_MAX_MAX (1u << (SHARD_SEG_SHIFT_MAX - SHARD_LARGE_FRAC_SHIFT)) /* 1 MiB */
 #define SHARD_EXTEND_BYTES 4096u                              /* free list grows 4 KiB at a time */
-#define SHARD_PURGE_MIN ((size_t)16 << 10)                    /* a free slot's memory goes back from 16 KiB */
-#define SHARD_CACHE_OS 0                                      /* empty segments kept over the OS */
+#define SHARD_PURGE_DELAY_MS 25                               /* a free page slot's memory goes back 25-50 ms after */
+#define SHARD_CACHE_OS 8                                      /* empty segments kept over the OS .. */
+#define SHARD_CACHE_DELAY_MS 100                              /* .. for 100-125 ms */
+#define SHARD_RECLAIM_TRIES 8                                 /* abandoned segments taken over per fresh page at most */
 #define SHARD_HUGE_HDR 64u                                    /* header before an OS huge block */
-#define SHARD_HUGE_CACHE 8                                    /* freed OS huge mappings kept .. */
-#define SHARD_HUGE_CACHE_BYTES ((size_t)64 << 20)             /* .. up to 64 MiB in all */
+#define SHARD_HUGE_CACHE 16                                   /* freed OS huge mappings kept .. */
+#define SHARD_HUGE_CACHE_BYTES ((size_t)128 << 20)            /* .. up to 128 MiB in all, for cache_delay */
+#define SHARD_HUGE_SLACK 4                                    /* a reused mapping is trimmed over 4x the request */
 
 /* Bin of a size: 1..8 linear, then SHARD_STEPS per doubling. Size >= 1. */
 static inline unsigned shard_bin_of(size_t size)
@@ -170,9 +173,15 @@ struct shard_segment {
 	struct shard_segment *prev;
 	struct shard_segment *all_next;  /* every segment of the instance (lock) */
 	struct shard_segment *all_prev;
+	uint64_t purge_new;              /* free slots still holding memory, released since the last scan (purge_lock) */
+	uint64_t purge_old;              /* the same, pending a whole scan period: purged at the next scan */
+	hk_lock_t purge_lock;            /* guards purge_new/old and the madvise of their slots */
+	uint32_t pad2;
+	uint64_t cached_at;              /* while in the instance's cache: when it went there (ms) */
+	uint64_t pad3[4];
 	struct shard_page pages[];       /* nr_pages page headers */
 };
-_Static_assert(sizeof(struct shard_segment) == 64, "page headers stay cache aligned");
+_Static_assert(sizeof(struct shard_segment) == 128, "page headers stay cache aligned");
 
 /* --- Heaps and thread records ---------------------------------------------- */
 
@@ -282,7 +291,30 @@ struct shard {
 	struct hk_page_source *src;          /* where segments and huge blocks come from */
 	struct hk_page_source region_src;    /* the buddy as a page source (fixed region) */
 	hk_alloc_t *buddy;                   /* fixed region: the buddy instance; NULL: OS */
-	size_t cache_max;                    /* empty segments kept for reuse */
+	size_t cache_max;                    /* empty segments kept for reuse (for cache_delay) */
+	size_t cache_reserved;               /* and kept for good (HEAPKIT_RESERVE) */
+	/*
+	 * Purge policy (the OS instance, once the drop-in gives it a clock): a
+	 * page slot released while its segment lives is marked in purge_new;
+	 * each scan (at most every purge_delay ms, by whichever thread's slow
+	 * path sees the deadline pass, or the drop-in's purge thread) gives back
+	 * the slots still marked since the scan before (purge_old) and unmaps
+	 * cached segments older than cache_delay. clock_ms NULL: no scans.
+	 */
+	uint64_t (*clock_ms)(void);          /* monotonic milliseconds */
+	void (*purge_wake)(void);            /* called when purge work appears and purge_armed was 0 */
+	uint32_t purge_delay_ms;
+	uint32_t purge_never;                /* keep free pages' memory (HEAPKIT_PURGE_DELAY=-1) */
+	uint32_t cache_delay_ms;
+	uint32_t purge_armed;                /* work may be pending (atomic) */
+	uint32_t purge_kick;                 /* purge_wake is due at the next safe point (atomic) */
+	uint64_t purge_next;                 /* earliest time of the next scan (atomic) */
+	struct shard_counters {
+		uint64_t seg_maps, seg_unmaps, cache_hits;   /* segments from/to the page source, from the cache */
+		uint64_t purge_scans, purge_calls, purged_bytes;
+		uint64_t huge_maps, huge_cache_hits;
+		uint64_t abandons, reclaims;                  /* segments left by exiting threads, taken over */
+	} ctr;                               /* statistics (relaxed atomics) */
 	hk_lock_t lock;
 	struct shard_segment *segments;      /* every segment (all_next) */
 	struct shard_segment *abandoned;     /* segments of exited threads (next) */
@@ -303,12 +335,15 @@ struct shard {
 		void *base;                  /* what map returned */
 		size_t map_len;              /* its length */
 		size_t align;                /* its alignment */
+		uint64_t cached_at;          /* when it was freed (ms) */
 	} huge_cache[SHARD_HUGE_CACHE];      /* freed OS huge mappings (lock) */
+	size_t huge_cache_max;               /* bytes huge_cache may hold */
 };
 
 /* --- Shared inside shard ------------------------------------------------------ */
 
 /* page.c */
+extern uint64_t _hk_shard_xthread_collected;
 hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size);
 hk_noinline void _hk_shard_free_slow(struct shard *sh, void *p);
 hk_noinline void _hk_shard_page_emptied(struct shard_page *pg);
@@ -323,7 +358,11 @@ void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, stru
 void _hk_shard_page_collect(struct shard_page *pg);
 void _hk_shard_heap_collect(struct shard_heap *h, bool all);
 void _hk_shard_segment_release(struct shard *sh, struct shard_segment *seg);
-void _hk_shard_segment_purge(struct shard *sh, struct shard_segment *seg);
+bool _hk_shard_purge(struct shard *sh, bool force);
+void _hk_shard_purge_tick(struct shard *sh);
+bool _hk_shard_purge_due(struct shard *sh);
+void _hk_shard_purge_arm(struct shard *sh);
+size_t _hk_shard_reserve(struct shard *sh, size_t n);
 void _hk_shard_page_free(struct shard_heap *h, struct shard_page *pg);
 void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg);
 void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg);
