@@ -2,82 +2,114 @@
 /*
  * checked: a wrapper instance over any backend that catches misuse and says
  * what and where, then aborts:
- *   - double free, immediate or after other frees (a quarantine of recently
- *     freed blocks is held back from the inner instance);
+ *   - double free: at once, while the block is in the quarantine, and after
+ *     it left (while its address is remembered and not handed out again);
  *   - free (or realloc, usable_size) of a pointer heapkit never returned: a
- *     stack address, a far address, a pointer into the middle of a block;
- *   - a write past the end of a block (canary bytes after the requested
- *     size, checked at free, at realloc and by hk_check);
+ *     stack, static or far address, a pointer into the middle of a block;
+ *   - a free in another form than the allocation (malloc/new/new[]), a sized
+ *     delete with the wrong size;
+ *   - a write before or after a block: canaries on both sides (32 bytes
+ *     before, all the slack to the slot's end after, at least 32 bytes),
+ *     checked at free, at realloc, by hk_check and at exit (the drop-in);
+ *     large blocks sit between guard pages (hosted), so a far overflow or
+ *     underflow traps at the access;
  *   - realloc of a freed pointer;
- *   - a write into a freed block while it sat in the quarantine (found when
- *     it leaves the quarantine, and by hk_check).
+ *   - a write into a freed block: small ones are checked when they leave the
+ *     quarantine, by hk_check and at exit; large ones are made inaccessible.
  *
- * Every live block is in a hash table keyed by its address; the table, the
- * quarantine ring and the wrapper itself live in memory taken from the inner
- * instance. A block is an inner block of size + CANARY_BYTES: the user gets
- * its start, usable_size reports exactly the size asked for.
+ * Every live block is in a hash table keyed by its address; freed blocks
+ * wait in a quarantine bounded by blocks and by bytes. The table, the
+ * quarantine and the wrapper itself live in memory taken from the inner
+ * instance. Layout and the hosted helpers: checked_impl.h, guard.c.
  *
  * One lock guards the wrapper; the inner instance is called under it through
  * its operations (the requests are already checked by src/core/api.c).
  */
-#include "core/internal.h"
-#include "checked/checked.h"
-
-/* --- Constants ------------------------------------------------------------ */
-#define CANARY_BYTES 16u             /* guard bytes after every block */
-#define CANARY_BYTE 0xcbu            /* their value */
-#define FREED_BYTE 0xdfu             /* fills a block while it is in the quarantine */
-#define QUARANTINE_DEFAULT 256u      /* freed blocks held back, unless asked otherwise */
-#define QUARANTINE_MAX (1u << 16)    /* at most this many */
-#define TABLE_MIN 64u                /* first size of the live table (slots) */
-#define SLOT_EMPTY ((uintptr_t)0)    /* a never-used slot */
-#define SLOT_GONE ((uintptr_t)1)     /* a slot whose block was freed (tombstone) */
-
-/* --- Structures ------------------------------------------------------------ */
-
-/* A live block: its address (or SLOT_EMPTY / SLOT_GONE) and the size asked for. */
-struct live_slot {
-	uintptr_t p;     /* block start */
-	size_t size;     /* requested bytes; the canary follows */
-	unsigned form;   /* HK_FORM_*: how it was allocated */
-};
-
-/* A freed block held back from the inner instance. */
-struct held_block {
-	void *p;         /* block start */
-	size_t size;     /* requested bytes it had; all FREED_BYTE now */
-};
-
-/*
- * The wrapper. Invariants (under lock): every live block is in table exactly
- * once and in no ring entry; a held block is in the ring and not in the
- * table; table_cap is a power of two and table_used (live + tombstones)
- * stays below 3/4 of it; ring holds ring_len entries starting at ring_head.
- */
-struct checked {
-	struct hk_alloc base;            /* the common instance head */
-	struct hk_backend record;        /* this instance's registry record: name, caps */
-	hk_alloc_t *inner;               /* where the memory comes from */
-	hk_lock_t lock;                  /* guards everything below */
-	struct live_slot *table;         /* open addressing, linear probing */
-	size_t table_cap;                /* slots, a power of two */
-	size_t table_used;               /* slots not SLOT_EMPTY */
-	size_t nr_live;                  /* live blocks */
-	struct held_block *ring;         /* the quarantine: a ring of ring_cap */
-	size_t ring_cap;                 /* entries */
-	size_t ring_head;                /* oldest entry */
-	size_t ring_len;                 /* entries in use */
-	struct hk_counters counters;     /* requested bytes of live blocks */
-};
+#include "checked/checked_impl.h"
 
 static inline struct checked *to_checked(hk_alloc_t *a) { return (struct checked *)a; }
+
+/* The drop-in's string functions must not check while this thread holds a wrapper's lock. */
+#if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
+__thread int _hk_ck_busy __attribute__((tls_model("initial-exec")));
+#define BUSY_ENTER() (_hk_ck_busy++)
+#define BUSY_LEAVE() (_hk_ck_busy--)
+#else
+#define BUSY_ENTER() ((void)0)
+#define BUSY_LEAVE() ((void)0)
+#endif
+
+static void c_lock(struct checked *c)
+{
+	hk_lock(&c->lock);
+	BUSY_ENTER();
+}
+
+static void c_unlock(struct checked *c)
+{
+	BUSY_LEAVE();
+	hk_unlock(&c->lock);
+}
+
+/* --- Reports ------------------------------------------------------------------ */
+
+static void put(char *buf, size_t cap, size_t *n, const char *s)
+{
+	while (*s && *n + 1 < cap)
+		buf[(*n)++] = *s++;
+}
+
+static void put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radix)
+{
+	char d[24];
+	int k = 0;
+	do
+		d[k++] = "0123456789abcdef"[v % radix];
+	while ((v /= radix) && k < 24);
+	if (radix == 16)
+		put(buf, cap, n, "0x");
+	while (k)
+		buf[*n < cap - 1 ? (*n)++ : *n] = d[--k];
+}
+
+void _hk_ck_die(const char *what, const void *addr, const struct blk *b, bool has_off, long off)
+{
+	char buf[320];
+	size_t n = 0;
+	put(buf, sizeof buf, &n, "heapkit: ");
+	put(buf, sizeof buf, &n, what);
+	put(buf, sizeof buf, &n, " at ");
+	put_num(buf, sizeof buf, &n, (uintptr_t)addr, 16);
+	if (b) {
+		put(buf, sizeof buf, &n, " (block ");
+		put_num(buf, sizeof buf, &n, b->p, 16);
+		put(buf, sizeof buf, &n, ", ");
+		put_num(buf, sizeof buf, &n, b->size, 10);
+		put(buf, sizeof buf, &n, " bytes");
+		if (has_off) {
+			put(buf, sizeof buf, &n, ", first bad byte at offset ");
+			if (off < 0)
+				put(buf, sizeof buf, &n, "-");
+			put_num(buf, sizeof buf, &n, (uintmax_t)(off < 0 ? -off : off), 10);
+		}
+		put(buf, sizeof buf, &n, ")");
+	}
+	buf[n++] = '\n';
+	_hk_write_error(buf, n);
+	_hk_ck_stack_print("the bad call", 0, true);
+	if (b && b->alloc_stack)
+		_hk_ck_stack_print("the block was allocated", b->alloc_stack, false);
+	if (b && b->free_stack)
+		_hk_ck_stack_print("the block was freed", b->free_stack, false);
+	_hk_abort();
+}
 
 /* --- Inner memory ------------------------------------------------------------ */
 
 static void *inner_alloc(struct checked *c, size_t align, size_t size)
 {
 	hk_alloc_t *in = c->inner;
-	return align ? in->ops->memalign(in, align, size) : in->ops->malloc(in, size);
+	return align > HK_MIN_ALIGN ? in->ops->memalign(in, align, size) : in->ops->malloc(in, size);
 }
 
 static void inner_free(struct checked *c, void *p)
@@ -93,10 +125,9 @@ static inline size_t slot_hash(uintptr_t p, size_t cap)
 	return (size_t)(h ^ (h >> 29)) & (cap - 1);
 }
 
-/* The slot holding p, or NULL. */
-static struct live_slot *table_find(struct checked *c, const void *p)
+/* The live block at p, or NULL. */
+static struct blk *table_find(struct checked *c, uintptr_t key)
 {
-	uintptr_t key = (uintptr_t)p;
 	if (key <= SLOT_GONE)
 		return NULL;
 	for (size_t i = slot_hash(key, c->table_cap), n = 0; n < c->table_cap; n++, i = (i + 1) & (c->table_cap - 1)) {
@@ -108,19 +139,19 @@ static struct live_slot *table_find(struct checked *c, const void *p)
 	return NULL;
 }
 
-/* Put p in a table known to have room and not to hold it. */
-static void table_place(struct live_slot *t, size_t cap, const struct live_slot *s)
+/* Put b in a table known to have room and not to hold it. */
+static void table_place(struct blk *t, size_t cap, const struct blk *b)
 {
-	size_t i = slot_hash(s->p, cap);
+	size_t i = slot_hash(b->p, cap);
 	while (t[i].p > SLOT_GONE)
 		i = (i + 1) & (cap - 1);
-	t[i] = *s;
+	t[i] = *b;
 }
 
 /* Rebuild into a table of cap slots (drops tombstones). false if memory is short. */
 static bool table_rebuild(struct checked *c, size_t cap)
 {
-	struct live_slot *t = inner_alloc(c, 0, cap * sizeof *t);
+	struct blk *t = inner_alloc(c, 0, cap * sizeof *t);
 	if (!t)
 		return false;
 	memset(t, 0, cap * sizeof *t);
@@ -136,114 +167,170 @@ static bool table_rebuild(struct checked *c, size_t cap)
 }
 
 /* Record a new live block. false if the table could not grow. */
-static bool table_insert(struct checked *c, void *p, size_t size, unsigned form)
+static bool table_insert(struct checked *c, const struct blk *b)
 {
 	if ((c->table_used + 1) * 4 > c->table_cap * 3) {
 		size_t cap = (c->nr_live + 1) * 2 > c->table_cap ? c->table_cap * 2 : c->table_cap;
 		if (!table_rebuild(c, cap))
 			return false;
 	}
-	size_t i = slot_hash((uintptr_t)p, c->table_cap);
+	size_t i = slot_hash(b->p, c->table_cap);
 	while (c->table[i].p > SLOT_GONE)
 		i = (i + 1) & (c->table_cap - 1);
 	if (c->table[i].p == SLOT_EMPTY)
 		c->table_used++;
-	c->table[i].p = (uintptr_t)p;
-	c->table[i].size = size;
-	c->table[i].form = form;
+	c->table[i] = *b;
 	c->nr_live++;
 	return true;
 }
 
-static void table_remove(struct checked *c, struct live_slot *s)
+static void table_remove(struct checked *c, struct blk *s)
 {
 	s->p = SLOT_GONE;
 	s->size = 0;
 	c->nr_live--;
 }
 
-/* The live block that p points inside (not at its start), or NULL. Slow: error paths only. */
-static struct live_slot *table_find_interior(struct checked *c, const void *p)
+/* The first byte after the block's canary: the slot's end (small) or the data end (large). */
+static uintptr_t blk_end(struct checked *c, const struct blk *b)
 {
-	uintptr_t x = (uintptr_t)p;
+	if (b->flags & BLK_LARGE)
+		return blk_data_end(b);
+	if (b->flags & BLK_ZERO)
+		return b->p;
+	return b->base + c->inner->ops->usable_size(c->inner, (void *)b->base);
+}
+
+/* The live block whose memory (canaries included) holds x, not at its start; NULL. Slow: error paths. */
+static const struct blk *table_find_interior(struct checked *c, uintptr_t x)
+{
 	for (size_t i = 0; i < c->table_cap; i++) {
-		struct live_slot *s = &c->table[i];
-		if (s->p > SLOT_GONE && x > s->p && x < s->p + s->size + CANARY_BYTES)
+		const struct blk *s = &c->table[i];
+		if (s->p > SLOT_GONE && !(s->flags & BLK_ZERO) && x >= s->p - FRONT_BYTES && x < s->p + s->size + BACK_MIN &&
+		    x != s->p)
 			return s;
 	}
 	return NULL;
 }
 
-/* --- Canaries and freed fill ------------------------------------------------------------ */
+/* --- Canaries and the freed fill ------------------------------------------------------------ */
 
-static void canary_write(void *p, size_t size)
+static void canary_fill(struct checked *c, const struct blk *b)
 {
-	memset((char *)p + size, CANARY_BYTE, CANARY_BYTES);
+	if (b->flags & BLK_ZERO)
+		return;
+	if (!(b->flags & BLK_LARGE))
+		memset((char *)b->p - FRONT_BYTES, CANARY_BYTE, FRONT_BYTES);
+	memset((char *)b->p + b->size, CANARY_BYTE, (size_t)(blk_end(c, b) - (b->p + b->size)));
 }
 
-/* The first canary byte overwritten, or NULL when intact. */
-static const void *canary_broken(const void *p, size_t size)
+/* The first byte of [p, p + n) that is not v, or NULL. Words first. */
+static const unsigned char *first_not(const unsigned char *p, size_t n, unsigned char v)
 {
-	const unsigned char *g = (const unsigned char *)p + size;
-	for (unsigned i = 0; i < CANARY_BYTES; i++)
-		if (g[i] != CANARY_BYTE)
-			return g + i;
-	return NULL;
-}
-
-/* The first byte of a held block written after its free, or NULL. */
-static const void *freed_fill_broken(const struct held_block *h)
-{
-	const unsigned char *b = h->p;
-	const uint64_t fill = 0x0101010101010101ull * FREED_BYTE;
+	const uint64_t want = 0x0101010101010101ull * v;
 	size_t i = 0;
-	/* Whole words first (blocks are 16-byte aligned), then the tail and any bad word's bytes. */
-	for (; i + 8 <= h->size; i += 8) {
+	for (; i < n && ((uintptr_t)(p + i) & 7); i++)
+		if (p[i] != v)
+			return p + i;
+	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
-		memcpy(&w, b + i, 8);
-		if (w != fill)
+		memcpy(&w, p + i, 8);
+		if (w != want)
 			break;
 	}
-	for (; i < h->size; i++)
-		if (b[i] != FREED_BYTE)
-			return b + i;
+	for (; i < n; i++)
+		if (p[i] != v)
+			return p + i;
 	return NULL;
 }
 
-/* --- Reports ------------------------------------------------------------ */
-
-/* The live block at p, or abort saying what p is instead. verb: "free", "realloc", ... */
-static struct live_slot *block_or_die(struct checked *c, const void *p, const char *freed_what,
-				      const char *never_what, const char *interior_what)
+/* The first broken canary byte (front canary first), or NULL. */
+static const unsigned char *canary_broken(struct checked *c, const struct blk *b)
 {
-	struct live_slot *s = table_find(c, p);
-	if (hk_likely(s != NULL))
-		return s;
-	for (size_t i = 0; i < c->ring_len; i++)
-		if (c->ring[(c->ring_head + i) % c->ring_cap].p == p)
-			_hk_fatal(freed_what, p);
-	if (table_find_interior(c, p))
-		_hk_fatal(interior_what, p);
-	_hk_fatal(never_what, p);
+	if (b->flags & BLK_ZERO)
+		return NULL;
+	const unsigned char *bad = NULL;
+	if (!(b->flags & BLK_LARGE))
+		bad = first_not((const unsigned char *)b->p - FRONT_BYTES, FRONT_BYTES, CANARY_BYTE);
+	if (!bad)
+		bad = first_not((const unsigned char *)b->p + b->size, (size_t)(blk_end(c, b) - (b->p + b->size)),
+				CANARY_BYTE);
+	return bad;
 }
 
-static void canary_or_die(const struct live_slot *s)
+static void canary_or_die(struct checked *c, const struct blk *b, const char *when)
 {
-	if (hk_unlikely(canary_broken((void *)s->p, s->size) != NULL))
-		_hk_fatal("checked: write past the end of the block", (void *)s->p);
+	const unsigned char *bad = canary_broken(c, b);
+	if (hk_unlikely(bad != NULL)) {
+		char what[96];
+		size_t n = 0;
+		put(what, sizeof what, &n, (uintptr_t)bad < b->p ? "checked: write before the start of the block"
+								 : "checked: write past the end of the block");
+		put(what, sizeof what, &n, when);
+		what[n] = 0;
+		_hk_ck_die(what, (void *)b->p, b, true, (long)((intptr_t)bad - (intptr_t)b->p));
+	}
 }
+
+/* A held small block written after its free: the first bad byte, or NULL. */
+static const unsigned char *freed_fill_broken(const struct blk *h)
+{
+	if (h->flags & (BLK_LARGE | BLK_ZERO))
+		return NULL;
+	return first_not((const unsigned char *)h->p, h->size, FREED_BYTE);
+}
+
+static void held_or_die(struct checked *c, const struct blk *h, const char *when)
+{
+	const unsigned char *bad = freed_fill_broken(h);
+	if (hk_unlikely(bad != NULL)) {
+		char what[96];
+		size_t n = 0;
+		put(what, sizeof what, &n, "checked: write into the block after it was freed");
+		put(what, sizeof what, &n, when);
+		what[n] = 0;
+		_hk_ck_die(what, (void *)h->p, h, true, (long)((uintptr_t)bad - h->p));
+	}
+	if (!(h->flags & (BLK_LARGE | BLK_ZERO)))   /* a large one is inaccessible now */
+		canary_or_die(c, h, when);
+}
+
+/* --- Addresses gone from the quarantine ------------------------------------------------------- */
+
+static inline size_t grave_slot(const struct checked *c, uintptr_t p) { return slot_hash(p, c->grave_cap); }
+
+static void grave_bury(struct checked *c, uintptr_t p) { c->grave[grave_slot(c, p)] = p; }
+
+static void grave_forget(struct checked *c, uintptr_t p)
+{
+	if (c->grave[grave_slot(c, p)] == p)
+		c->grave[grave_slot(c, p)] = 0;
+}
+
+static bool grave_holds(struct checked *c, uintptr_t p) { return c->grave[grave_slot(c, p)] == p; }
 
 /* --- The quarantine ------------------------------------------------------------ */
 
-/* Give the oldest held block back to the inner instance, checking its fill. */
+static void ring_release(struct checked *c, const struct blk *h)
+{
+	if (h->flags & BLK_LARGE) {
+		c->ring_large -= blk_map_len(h);
+		_hk_ck_large_release(c, h);
+	} else {
+		c->ring_bytes -= h->size;
+		inner_free(c, (void *)h->base);
+	}
+	grave_bury(c, h->p);
+}
+
+/* Give the oldest held block back to the inner instance, checking it. */
 static void ring_evict_one(struct checked *c)
 {
-	struct held_block *h = &c->ring[c->ring_head];
-	if (hk_unlikely(freed_fill_broken(h) != NULL))
-		_hk_fatal("checked: write into the block after it was freed", h->p);
-	inner_free(c, h->p);
+	struct blk h = c->ring[c->ring_head];
+	held_or_die(c, &h, " (found when it left the quarantine)");
 	c->ring_head = (c->ring_head + 1) % c->ring_cap;
 	c->ring_len--;
+	ring_release(c, &h);
 }
 
 static void ring_evict_all(struct checked *c)
@@ -252,70 +339,150 @@ static void ring_evict_all(struct checked *c)
 		ring_evict_one(c);
 }
 
-static void ring_hold(struct checked *c, void *p, size_t size)
+static const struct blk *ring_find(struct checked *c, uintptr_t p)
 {
-	if (c->ring_len == c->ring_cap)
-		ring_evict_one(c);
-	memset(p, FREED_BYTE, size);
-	struct held_block *h = &c->ring[(c->ring_head + c->ring_len) % c->ring_cap];
-	h->p = p;
-	h->size = size;
-	c->ring_len++;
+	for (size_t i = 0; i < c->ring_len; i++) {
+		const struct blk *h = &c->ring[(c->ring_head + i) % c->ring_cap];
+		if (h->p == p)
+			return h;
+	}
+	return NULL;
 }
 
-/* --- The malloc family (lock held) ------------------------------------------------------------ */
-
-static void *alloc_locked(struct checked *c, size_t align, size_t size, unsigned form)
+/* Hold a freed block: small ones filled, large ones made inaccessible; oldest out past a bound. */
+static void ring_hold(struct checked *c, const struct blk *b)
 {
-	if (size > HK_MAX_REQUEST - CANARY_BYTES)
-		return NULL;
-	void *p = NULL;
-	/* A second try after the quarantine's blocks went back to the inner instance. */
-	for (int attempt = 0; attempt < 2 && !p; attempt++) {
-		if (attempt) {
-			if (!c->ring_len)
-				return NULL;
-			ring_evict_all(c);
-		}
-		p = inner_alloc(c, align, size + CANARY_BYTES);
-		if (p && !table_insert(c, p, size, form)) {
-			inner_free(c, p);
-			p = NULL;
-		}
+	if (b->flags & BLK_ZERO) {
+		grave_bury(c, b->p);      /* no memory behind it: remembered, never handed out again */
+		return;
 	}
-	if (!p)
-		return NULL;
-	canary_write(p, size);
-	_hk_count_alloc(&c->counters, size);
-	return p;
+	if (b->flags & BLK_LARGE) {
+		_hk_ck_large_retire(c, b);
+		c->ring_large += blk_map_len(b);
+	} else {
+		memset((void *)b->p, FREED_BYTE, b->size);
+		c->ring_bytes += b->size;
+	}
+	if (c->ring_len == c->ring_cap)
+		ring_evict_one(c);
+	c->ring[(c->ring_head + c->ring_len) % c->ring_cap] = *b;
+	c->ring_len++;
+	while (c->ring_len > 1 && (c->ring_bytes > QUARANTINE_BYTES || c->ring_large > QUARANTINE_LARGE))
+		ring_evict_one(c);
+}
+
+/* --- Finding the block a pointer names ------------------------------------------------------- */
+
+/* The live block at p, or die saying what p is instead (freed, never returned, interior). */
+static struct blk *block_or_die(struct checked *c, const void *p, const char *freed_what, const char *never_what,
+				const char *interior_what)
+{
+	struct blk *s = table_find(c, (uintptr_t)p);
+	if (hk_likely(s != NULL))
+		return s;
+	const struct blk *h = ring_find(c, (uintptr_t)p);
+	if (h)
+		_hk_ck_die(freed_what, p, h, false, 0);
+	if (grave_holds(c, (uintptr_t)p)) {
+		char what[128];
+		size_t n = 0;
+		put(what, sizeof what, &n, freed_what);
+		put(what, sizeof what, &n, " (the block had left the quarantine)");
+		what[n] = 0;
+		_hk_ck_die(what, p, NULL, false, 0);
+	}
+	const struct blk *in = table_find_interior(c, (uintptr_t)p);
+	if (in)
+		_hk_ck_die(interior_what, p, in, true, (long)((intptr_t)p - (intptr_t)in->p));
+	_hk_ck_die(never_what, p, NULL, false, 0);
 }
 
 /* A free in form (HK_FORM_*) with size (HK_SIZE_UNKNOWN: unsized) must match the allocation. */
-static void form_or_die(const struct live_slot *s, unsigned form, size_t size)
+static void form_or_die(const struct blk *s, unsigned form, size_t size)
 {
 	static const char *const what[3][3] = {
-		/* allocated by malloc, freed by: free, delete, delete[] */
+		/* allocated by malloc, new, new[]; freed by free, delete, delete[] */
 		{ NULL, "checked: delete of a block from malloc", "checked: delete[] of a block from malloc" },
 		{ "checked: free of a block from new", NULL, "checked: delete[] of a block from new" },
 		{ "checked: free of a block from new[]", "checked: delete of a block from new[]", NULL },
 	};
 	if (hk_unlikely(s->form != form))
-		_hk_fatal(what[s->form][form], (void *)s->p);
+		_hk_ck_die(what[s->form][form], (void *)s->p, s, false, 0);
 	if (hk_unlikely(size != HK_SIZE_UNKNOWN && size != s->size))
-		_hk_fatal("checked: sized delete with a size other than the block's", (void *)s->p);
+		_hk_ck_die("checked: sized delete with a size other than the block's", (void *)s->p, s, false, 0);
+}
+
+/* --- The malloc family (lock held) ------------------------------------------------------------ */
+
+/* A small block: canaries around it inside one inner block. */
+static bool small_alloc(struct checked *c, size_t align, size_t size, struct blk *b)
+{
+	size_t front = align > FRONT_BYTES ? align : FRONT_BYTES;
+	if (size > HK_MAX_REQUEST - front - BACK_MIN)
+		return false;
+	void *base = inner_alloc(c, align, front + size + BACK_MIN);
+	if (!base)
+		return false;
+	b->base = (uintptr_t)base;
+	b->p = b->base + front;
+	memset((void *)b->p, 0, size);   /* every small block starts zeroed (so calloc's are) */
+	return true;
+}
+
+static void *alloc_locked(struct checked *c, size_t align, size_t size, unsigned form, bool zero)
+{
+	struct blk b = { .size = size, .form = (uint16_t)form };
+	if (c->stacks)
+		b.alloc_stack = _hk_ck_stack_save();
+	/* A second try after the quarantine's blocks went back to the inner instance. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt) {
+			if (!c->ring_len)
+				return NULL;
+			ring_evict_all(c);
+		}
+		bool got;
+		if (!size && c->os_large && (b.p = _hk_ck_zero_alloc()) != 0) {
+			b.flags = BLK_ZERO;
+			got = true;
+		} else if (c->guards && size >= HK_PAGE_SIZE && _hk_ck_large_alloc(c, align, size, &b)) {
+			got = true;
+			if (zero && !(b.flags & BLK_OS))
+				memset((void *)b.p, 0, size);
+		} else {
+			b.flags = 0;
+			got = small_alloc(c, align, size, &b);
+		}
+		if (!got)
+			continue;
+		if (table_insert(c, &b))
+			break;
+		if (b.flags & BLK_LARGE)
+			_hk_ck_large_drop(c, &b);
+		else if (!(b.flags & BLK_ZERO))
+			inner_free(c, (void *)b.base);
+		b.p = 0;
+	}
+	if (!b.p)
+		return NULL;
+	grave_forget(c, b.p);
+	canary_fill(c, &b);
+	_hk_count_alloc(&c->counters, size);
+	return (void *)b.p;
 }
 
 static void free_locked(struct checked *c, void *p, unsigned form, size_t size_said)
 {
-	struct live_slot *s = block_or_die(c, p, "checked: double free",
-					   "checked: free of a pointer heapkit never returned",
-					   "checked: free of a pointer into the middle of a block");
+	struct blk *s = block_or_die(c, p, "checked: double free", "checked: free of a pointer heapkit never returned",
+				     "checked: free of a pointer into the middle of a block");
 	form_or_die(s, form, size_said);
-	canary_or_die(s);
-	size_t size = s->size;
+	canary_or_die(c, s, " (found at free)");
+	struct blk b = *s;
 	table_remove(c, s);
-	_hk_count_free(&c->counters, size);
-	ring_hold(c, p, size);
+	_hk_count_free(&c->counters, b.size);
+	if (c->stacks)
+		b.free_stack = _hk_ck_stack_save();
+	ring_hold(c, &b);
 }
 
 /* --- Operations ------------------------------------------------------------ */
@@ -323,9 +490,9 @@ static void free_locked(struct checked *c, void *p, unsigned form, size_t size_s
 static void *checked_memalign(hk_alloc_t *a, size_t align, size_t size)
 {
 	struct checked *c = to_checked(a);
-	hk_lock(&c->lock);
-	void *p = alloc_locked(c, align, size, HK_FORM_MALLOC);
-	hk_unlock(&c->lock);
+	c_lock(c);
+	void *p = alloc_locked(c, align, size, HK_FORM_MALLOC, false);
+	c_unlock(c);
 	return p;
 }
 
@@ -334,41 +501,66 @@ static void *checked_malloc(hk_alloc_t *a, size_t size)
 	return checked_memalign(a, 0, size);
 }
 
+static void *checked_calloc(hk_alloc_t *a, size_t size)
+{
+	struct checked *c = to_checked(a);
+	c_lock(c);
+	void *p = alloc_locked(c, 0, size, HK_FORM_MALLOC, true);
+	c_unlock(c);
+	return p;
+}
+
 static void checked_free(hk_alloc_t *a, void *p)
 {
 	struct checked *c = to_checked(a);
-	hk_lock(&c->lock);
+	c_lock(c);
 	free_locked(c, p, HK_FORM_MALLOC, HK_SIZE_UNKNOWN);
-	hk_unlock(&c->lock);
+	c_unlock(c);
 }
 
 static void *checked_realloc(hk_alloc_t *a, void *p, size_t size)
 {
 	struct checked *c = to_checked(a);
-	hk_lock(&c->lock);
-	struct live_slot *s = block_or_die(c, p, "checked: realloc of a freed pointer",
-					   "checked: realloc of a pointer heapkit never returned",
-					   "checked: realloc of a pointer into the middle of a block");
+	c_lock(c);
+	struct blk *s = block_or_die(c, p, "checked: realloc of a freed pointer",
+				     "checked: realloc of a pointer heapkit never returned",
+				     "checked: realloc of a pointer into the middle of a block");
 	form_or_die(s, HK_FORM_MALLOC, HK_SIZE_UNKNOWN);
-	canary_or_die(s);
+	canary_or_die(c, s, " (found at realloc)");
+	/* An OS-mapped large block grows or shrinks in its mapping (mremap), no copy. */
+	if ((s->flags & BLK_OS) && size >= HK_PAGE_SIZE) {
+		struct blk b = *s;
+		if (_hk_ck_large_resize(c, &b, size)) {
+			_hk_count_free(&c->counters, s->size);
+			_hk_count_alloc(&c->counters, size);
+			table_remove(c, s);
+			if (b.p != (uintptr_t)p)
+				grave_bury(c, (uintptr_t)p);
+			if (!table_insert(c, &b))
+				_hk_ck_die("checked: no memory for the live table", (void *)b.p, &b, false, 0);
+			canary_fill(c, &b);
+			c_unlock(c);
+			return (void *)b.p;
+		}
+	}
 	size_t old = s->size;
-	void *q = alloc_locked(c, 0, size, HK_FORM_MALLOC);
+	void *q = alloc_locked(c, 0, size, HK_FORM_MALLOC, false);
 	if (q) {
 		memcpy(q, p, old < size ? old : size);
 		free_locked(c, p, HK_FORM_MALLOC, HK_SIZE_UNKNOWN);
 	}
-	hk_unlock(&c->lock);
+	c_unlock(c);
 	return q;
 }
 
 static size_t checked_usable_size(hk_alloc_t *a, void *p)
 {
 	struct checked *c = to_checked(a);
-	hk_lock(&c->lock);
+	c_lock(c);
 	size_t size = block_or_die(c, p, "checked: usable_size of a freed pointer",
 				   "checked: usable_size of a pointer heapkit never returned",
 				   "checked: usable_size of a pointer into the middle of a block")->size;
-	hk_unlock(&c->lock);
+	c_unlock(c);
 	return size;
 }
 
@@ -382,7 +574,7 @@ static size_t checked_maxalloc(hk_alloc_t *a)
 {
 	hk_alloc_t *in = to_checked(a)->inner;
 	size_t m = in->ops->maxalloc(in);
-	return m > CANARY_BYTES ? m - CANARY_BYTES : 0;
+	return m > FRONT_BYTES + BACK_MIN ? m - FRONT_BYTES - BACK_MIN : 0;
 }
 
 static size_t checked_availmem(hk_alloc_t *a)
@@ -397,55 +589,81 @@ static void checked_stats(hk_alloc_t *a, struct hk_stats *out)
 	struct hk_stats inner_stats;
 	memset(&inner_stats, 0, sizeof inner_stats);
 	c->inner->ops->stats(c->inner, &inner_stats);
-	hk_lock(&c->lock);
+	c_lock(c);
 	_hk_counters_to_stats(&c->counters, out);
-	hk_unlock(&c->lock);
+	c_unlock(c);
 	out->bytes_managed = inner_stats.bytes_managed;
 }
 
-/* Every canary, every held block's fill, then the inner instance. */
-static int checked_check(hk_alloc_t *a, struct hk_check_report *r)
+/* Every canary, every held block's fill, then the inner instance (lock held). */
+static int check_locked(struct checked *c, struct hk_check_report *r)
 {
-	struct checked *c = to_checked(a);
-	int rc = 0;
-	hk_lock(&c->lock);
 	size_t live = 0;
-	for (size_t i = 0; i < c->table_cap && !rc; i++) {
-		const struct live_slot *s = &c->table[i];
+	for (size_t i = 0; i < c->table_cap; i++) {
+		const struct blk *s = &c->table[i];
 		if (s->p <= SLOT_GONE)
 			continue;
 		live++;
-		if (canary_broken((void *)s->p, s->size))
-			rc = _hk_check_fail(r, (void *)s->p, "checked: write past the end of the block");
+		const unsigned char *bad = canary_broken(c, s);
+		if (bad)
+			return _hk_check_fail(r, (void *)s->p, (uintptr_t)bad < s->p
+								? "checked: write before the start of the block"
+								: "checked: write past the end of the block");
 	}
-	if (!rc && live != c->nr_live)
-		rc = _hk_check_fail(r, c, "checked: live table count is wrong");
-	for (size_t i = 0; i < c->ring_len && !rc; i++) {
-		const struct held_block *h = &c->ring[(c->ring_head + i) % c->ring_cap];
+	if (live != c->nr_live)
+		return _hk_check_fail(r, c, "checked: live table count is wrong");
+	for (size_t i = 0; i < c->ring_len; i++) {
+		const struct blk *h = &c->ring[(c->ring_head + i) % c->ring_cap];
 		if (freed_fill_broken(h))
-			rc = _hk_check_fail(r, h->p, "checked: write into the block after it was freed");
+			return _hk_check_fail(r, (void *)h->p, "checked: write into the block after it was freed");
 	}
-	if (!rc)
-		rc = c->inner->ops->check(c->inner, r);
-	hk_unlock(&c->lock);
+	return c->inner->ops->check(c->inner, r);
+}
+
+static int checked_check(hk_alloc_t *a, struct hk_check_report *r)
+{
+	struct checked *c = to_checked(a);
+	c_lock(c);
+	int rc = check_locked(c, r);
+	c_unlock(c);
 	return rc;
 }
 
-/* Give held blocks, the table, the ring and the wrapper back to inner; live blocks stay there. */
+/* At exit (the drop-in): every live block's canaries and every held block, reported in full. */
+void _hk_ck_exit_check(struct checked *c)
+{
+	if (!hk_trylock(&c->lock))
+		return;                  /* a thread died holding it: nothing safe to read */
+	BUSY_ENTER();
+	for (size_t i = 0; i < c->table_cap; i++)
+		if (c->table[i].p > SLOT_GONE)
+			canary_or_die(c, &c->table[i], " (found at exit)");
+	for (size_t i = 0; i < c->ring_len; i++)
+		held_or_die(c, &c->ring[(c->ring_head + i) % c->ring_cap], " (found at exit)");
+	BUSY_LEAVE();
+	hk_unlock(&c->lock);
+}
+
+/* Give held blocks, the table, the ring and the wrapper back to inner; live small blocks stay there. */
 static void checked_destroy(hk_alloc_t *a)
 {
 	struct checked *c = to_checked(a);
-	hk_lock(&c->lock);
+	c_lock(c);
 	ring_evict_all(c);
+	for (size_t i = 0; i < c->table_cap; i++)
+		if (c->table[i].p > SLOT_GONE && (c->table[i].flags & BLK_LARGE))
+			_hk_ck_large_drop(c, &c->table[i]);
 	inner_free(c, c->table);
 	inner_free(c, c->ring);
+	inner_free(c, c->grave);
 	hk_alloc_t *in = c->inner;
-	hk_unlock(&c->lock);
+	c_unlock(c);
 	in->ops->free(in, c);
 }
 
 const struct hk_alloc_ops _hk_checked_ops = {
 	.malloc = checked_malloc,
+	.calloc = checked_calloc,
 	.realloc = checked_realloc,
 	.memalign = checked_memalign,
 	.free = checked_free,
@@ -458,20 +676,24 @@ const struct hk_alloc_ops _hk_checked_ops = {
 	.destroy = checked_destroy,
 };
 
-/* --- The C++ forms ------------------------------------------------------------ */
+/* --- The C++ forms, malloc(0) ------------------------------------------------------------ */
 
 void *_hk_checked_alloc_as(hk_alloc_t *a, size_t align, size_t size, unsigned form)
 {
-	if (!a || size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2)
+	if (!a || size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) {
+		_hk_set_errno(HK_ENOMEM);
 		return NULL;
+	}
 	if (align <= HK_MIN_ALIGN)
 		align = 0;
 	if (a->ops != &_hk_checked_ops)
 		return align ? hk_memalign(a, align, size) : hk_malloc(a, size);
 	struct checked *c = to_checked(a);
-	hk_lock(&c->lock);
-	void *p = alloc_locked(c, align, size ? size : 1, form);
-	hk_unlock(&c->lock);
+	c_lock(c);
+	void *p = alloc_locked(c, align, size, form, false);
+	c_unlock(c);
+	if (!p)
+		_hk_set_errno(HK_ENOMEM);
 	return p;
 }
 
@@ -485,14 +707,66 @@ void _hk_checked_free_as(hk_alloc_t *a, void *p, unsigned form, size_t size, siz
 		return;
 	}
 	struct checked *c = to_checked(a);
-	hk_lock(&c->lock);
+	c_lock(c);
 	free_locked(c, p, form, size);
-	hk_unlock(&c->lock);
+	c_unlock(c);
+}
+
+/* --- Bounds of a write (the drop-in's memcpy, memset, strcpy, ...) -------------------------------- */
+
+/*
+ * [dst, dst + n) written: die if it starts in a live block's front canary
+ * or runs past the end of a block it starts in (found when dst is the
+ * block's start, up to 15 bytes into it, or up to 32 bytes before it), or
+ * lies in a held block. Large blocks need no check: their guard pages trap.
+ */
+void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const char *fn)
+{
+	struct checked *c = to_checked(a);
+	uintptr_t d = (uintptr_t)dst, down = hk_align_down(d, HK_MIN_ALIGN);
+	c_lock(c);
+	for (uintptr_t u = down; u <= down + FRONT_BYTES; u += HK_MIN_ALIGN) {
+		const struct blk *b = table_find(c, u);
+		const char *what;
+		long off;
+		if (b) {
+			uintptr_t in = d - b->p;       /* where the write starts in the block */
+			if (d < b->p) {
+				what = "write before the start of the block";
+				off = -(long)(b->p - d);
+			} else if (in > b->size || n > b->size - in) {
+				what = "write past the end of the block";
+				off = (long)(in > b->size ? in : b->size);
+			} else {
+				break;
+			}
+		} else if (u == down && (b = ring_find(c, u)) != NULL && d - u < b->size) {
+			what = "write into the block after it was freed";
+			off = (long)(d - u);
+		} else {
+			continue;
+		}
+		char msg[160];
+		size_t k = 0;
+		put(msg, sizeof msg, &k, "checked: ");
+		put(msg, sizeof msg, &k, fn);
+		put(msg, sizeof msg, &k, " of ");
+		put_num(msg, sizeof msg, &k, n, 10);
+		put(msg, sizeof msg, &k, " bytes at offset ");
+		if (d < b->p)
+			put(msg, sizeof msg, &k, "-");
+		put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
+		put(msg, sizeof msg, &k, ": ");
+		put(msg, sizeof msg, &k, what);
+		msg[k] = 0;
+		_hk_ck_die(msg, (void *)b->p, b, true, off);
+	}
+	c_unlock(c);
 }
 
 /* --- Creation ------------------------------------------------------------ */
 
-hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
+static hk_alloc_t *checked_new(hk_alloc_t *inner, size_t quarantine)
 {
 	if (!inner)
 		return NULL;
@@ -505,14 +779,32 @@ hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
 		return NULL;
 	memset(c, 0, sizeof *c);
 	c->inner = inner;
-	c->ring_cap = quarantine;
-	c->ring = inner->ops->malloc(inner, quarantine * sizeof *c->ring);
-	if (!c->ring || !table_rebuild(c, TABLE_MIN)) {
+	/* a small region gets a smaller quarantine and record of old addresses (a quarter, an eighth) */
+	size_t room = inner->ops->maxalloc(inner);
+	while (quarantine > 1 && quarantine * sizeof *c->ring > room / 4)
+		quarantine /= 2;
+	bool table_ok = table_rebuild(c, TABLE_MIN);
+	for (c->ring_cap = quarantine; c->ring_cap >= 1 && !c->ring; c->ring_cap /= 2)
+		c->ring = inner->ops->malloc(inner, c->ring_cap * sizeof *c->ring);
+	for (c->grave_cap = GRAVE_SLOTS; c->grave_cap > 64 && c->grave_cap * sizeof *c->grave > room / 8;)
+		c->grave_cap /= 2;
+	for (; c->grave_cap >= 64 && !c->grave; c->grave_cap /= 2)
+		c->grave = inner->ops->malloc(inner, c->grave_cap * sizeof *c->grave);
+	if (c->ring)
+		c->ring_cap *= 2;
+	if (c->grave)
+		c->grave_cap *= 2;
+	if (!c->ring || !c->grave || !table_ok) {
+		if (c->table)
+			inner->ops->free(inner, c->table);
 		if (c->ring)
 			inner->ops->free(inner, c->ring);
+		if (c->grave)
+			inner->ops->free(inner, c->grave);
 		inner->ops->free(inner, c);
 		return NULL;
 	}
+	memset(c->grave, 0, c->grave_cap * sizeof *c->grave);
 	_hk_alloc_init(&c->base, &_hk_checked_ops, NULL);
 	c->record.name = "checked";
 	c->record.summary = "checked wrapper: double free, invalid free, overflow detection";
@@ -523,6 +815,14 @@ hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
 	return &c->base;
 }
 
+hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
+{
+	hk_alloc_t *a = checked_new(inner, quarantine);
+	if (a)
+		to_checked(a)->stacks = _hk_ck_stacks_wanted();
+	return a;
+}
+
 /* --- The drop-in's checked instance ------------------------------------------------------------ */
 
 #if defined(HK_HAVE_SHARD) && defined(HK_HOSTED) && HK_HOSTED
@@ -531,18 +831,28 @@ static hk_lock_t dropin_checked_lock = HK_LOCK_INIT;
 
 hk_alloc_t *_hk_dropin_checked(void)
 {
-	hk_alloc_t *c = __atomic_load_n(&dropin_checked, __ATOMIC_ACQUIRE);
-	if (hk_likely(c != NULL))
-		return c;
+	hk_alloc_t *a = __atomic_load_n(&dropin_checked, __ATOMIC_ACQUIRE);
+	if (hk_likely(a != NULL))
+		return a;
+	bool created = false;
 	hk_lock(&dropin_checked_lock);
-	c = dropin_checked;
-	if (!c) {
+	a = dropin_checked;
+	if (!a) {
 		hk_alloc_t *inner = _hk_shard_os_instance();
-		c = inner ? hk_checked_create(inner, 0) : NULL;
-		__atomic_store_n(&dropin_checked, c, __ATOMIC_RELEASE);
+		a = inner ? checked_new(inner, 0) : NULL;
+		if (a) {
+			/* guard pages only over the OS: a backend may read its neighbours' headers in-band */
+			to_checked(a)->os_large = true;
+			to_checked(a)->guards = true;
+			created = true;
+		}
+		__atomic_store_n(&dropin_checked, a, __ATOMIC_RELEASE);
 	}
 	hk_unlock(&dropin_checked_lock);
-	return c;
+	/* after the unlock: loading the unwinder for stacks allocates through this instance */
+	if (created)
+		_hk_ck_dropin_hooks(to_checked(a));
+	return a;
 }
 
 void _hk_dropin_checked_fork_prepare(void)

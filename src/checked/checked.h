@@ -24,6 +24,16 @@
 void *_hk_checked_alloc_as(hk_alloc_t *a, size_t align, size_t size, unsigned form);
 void _hk_checked_free_as(hk_alloc_t *a, void *p, unsigned form, size_t size, size_t align);
 
+/*
+ * The drop-in's string functions: die if writing n bytes at dst runs out of
+ * a live block (or into a held one), before the write. fn names the caller.
+ */
+void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const char *fn);
+#if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
+/* Nonzero while this thread is inside a checked instance (its own copies are not checked). */
+extern __thread int _hk_ck_busy __attribute__((tls_model("initial-exec")));
+#endif
+
 /* The operations of every checked instance (a checked instance has a->ops == &_hk_checked_ops). */
 extern const struct hk_alloc_ops _hk_checked_ops;
 
