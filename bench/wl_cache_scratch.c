@@ -5,7 +5,9 @@
  * over; each worker frees it, then many times allocates a block of the same
  * size, writes and reads it byte by byte, and frees it. An allocator that
  * hands a worker memory on a cache line another worker writes makes the
- * lines bounce between cores.
+ * lines bounce between cores. As Hoard's original, the passes are split
+ * among the workers; defaults: the standard "cache-scratch P 1000 1 2000000
+ * P" with the passes scaled to 200000.
  */
 #include "harness.h"
 
@@ -13,9 +15,9 @@ enum { P_THREADS, P_ITER, P_SIZE, P_REPS };
 
 static const struct hkb_param params[] = {
 	[P_THREADS] = { "threads", HKB_INT, 2, 1, 256, "workers" },
-	[P_ITER] = { "iterations", HKB_INT, 2000, 1, 100000000, "blocks each worker allocates" },
-	[P_SIZE] = { "size", HKB_SIZE, 8, 1, 1 << 20, "bytes per block" },
-	[P_REPS] = { "repetitions", HKB_INT, 400, 1, 100000000, "passes writing each block" },
+	[P_ITER] = { "iterations", HKB_INT, 1000, 1, 100000000, "blocks each worker allocates" },
+	[P_SIZE] = { "size", HKB_SIZE, 1, 1, 1 << 20, "bytes per block" },
+	[P_REPS] = { "repetitions", HKB_INT, 200000, 1, 1000000000, "passes writing each block, split among the workers" },
 };
 
 struct worker {
@@ -48,7 +50,7 @@ static void worker_main(void *arg)
 	hkb_free(r, w->handed);
 	for (long long i = 0, n = r->p[P_ITER]; i < n && !hkb_failed(r); i++) {
 		unsigned char *b = hkb_malloc(r, size);
-		if (!b || scratch_block(r, b, size, r->p[P_REPS]))
+		if (!b || scratch_block(r, b, size, r->p[P_REPS] / r->p[P_THREADS]))
 			return;
 		uint64_t tag = hkb_tag(w->id, (uint64_t)i + 1);
 		hkb_stamp(b, size, tag);

@@ -1,22 +1,27 @@
 // SPDX-License-Identifier: MIT
 /*
- * larson: a server simulation after Larson and Krishnan (1998). Each lane
- * owns an array of slots holding blocks of random sizes. A thread on a lane
- * frees a random slot's block and puts a new one there, `rounds` times, then
- * starts a new thread for the lane and exits: the new thread frees blocks
- * its predecessor allocated. This goes on until the time is up; the figure
- * is replacements (a free plus a malloc) per second.
+ * larson: a server simulation after Larson and Krishnan (1998), as the
+ * standard larson.cpp runs it. The main thread first allocates every lane's
+ * blocks (threads x slots, sizes uniform in min..max), shuffles them among
+ * the lanes and replaces 4 x that many at random (the original's warm-up), so
+ * the workers start by freeing blocks another thread allocated. Then each
+ * lane's thread frees a random slot's block and puts a new one there,
+ * `rounds` times (the original's num_rounds x chperthread: 100 x 5000), then
+ * starts a new thread for the lane and exits: the new thread frees blocks its
+ * predecessor allocated. This goes on until the time is up; the figure is
+ * replacements (a free plus a malloc) per second. Defaults: the standard
+ * driver's "larson 5 8 1000 5000 100 4141 P" with the time scaled to 1 s.
  */
 #include "harness.h"
 
 enum { P_SECONDS, P_MIN, P_MAX, P_SLOTS, P_ROUNDS, P_SEED, P_THREADS };
 
 static const struct hkb_param params[] = {
-	[P_SECONDS] = { "seconds", HKB_MILLIS, 500, 1, 3600 * 1000, "how long the server runs" },
+	[P_SECONDS] = { "seconds", HKB_MILLIS, 1000, 1, 3600 * 1000, "how long the server runs" },
 	[P_MIN] = { "min", HKB_SIZE, 8, 1, 1 << 20, "smallest block" },
 	[P_MAX] = { "max", HKB_SIZE, 1000, 1, 1 << 24, "largest block (uniform in min..max)" },
-	[P_SLOTS] = { "slots", HKB_INT, 1000, 1, 1 << 24, "blocks each lane keeps live" },
-	[P_ROUNDS] = { "rounds", HKB_INT, 10000, 1, 1ll << 32, "replacements a thread makes before handing off" },
+	[P_SLOTS] = { "slots", HKB_INT, 5000, 1, 1 << 24, "blocks each lane keeps live" },
+	[P_ROUNDS] = { "rounds", HKB_INT, 500000, 1, 1ll << 32, "replacements a thread makes before handing off" },
 	[P_SEED] = { "seed", HKB_INT, 4141, 0, 1ll << 40, "random seed" },
 	[P_THREADS] = { "threads", HKB_INT, 2, 1, 256, "lanes (threads running at once)" },
 };
@@ -113,7 +118,39 @@ static int larson_run(struct hkb_run *r)
 	if (!lanes)
 		return -1;
 	memset(lanes, 0, nlanes * sizeof *lanes);
-	for (unsigned i = 0; i < nlanes && !hkb_failed(r); i++) {
+	/* The warm-up, on this thread: allocate all, shuffle, replace 4x. */
+	size_t total = (size_t)nlanes * nslots;
+	struct slot *all = hkb_malloc(r, total * sizeof *all);
+	if (!all)
+		return -1;
+	memset(all, 0, total * sizeof *all);
+	uint64_t rng = hkb_seed((uint64_t)r->p[P_SEED], 0xffff);
+	for (size_t k = 0; k < total && !hkb_failed(r); k++) {
+		struct slot *s = &all[k];
+		s->size = hkb_rand_range(&rng, lo, hi);
+		s->tag = hkb_tag(0x10000u, k);
+		if (!(s->p = hkb_malloc(r, s->size)))
+			break;
+		hkb_stamp(s->p, s->size, s->tag);
+	}
+	for (size_t k = total; k > 1 && !hkb_failed(r); k--) {
+		size_t j = hkb_rand(&rng) % k;
+		struct slot t = all[j];
+		all[j] = all[k - 1];
+		all[k - 1] = t;
+	}
+	for (size_t k = 0; k < 4 * total && !hkb_failed(r); k++) {
+		struct slot *s = &all[hkb_rand(&rng) % total];
+		if (hkb_verify(r, s->p, s->size, s->tag, "block changed while live"))
+			break;
+		hkb_free(r, s->p);
+		s->size = hkb_rand_range(&rng, lo, hi);
+		s->tag = hkb_tag(0x20000u, k);
+		if (!(s->p = hkb_malloc(r, s->size)))
+			break;
+		hkb_stamp(s->p, s->size, s->tag);
+	}
+	for (unsigned i = 0; i < nlanes; i++) {
 		struct lane *l = &lanes[i];
 		l->r = r;
 		l->id = i;
@@ -121,15 +158,7 @@ static int larson_run(struct hkb_run *r)
 		l->rng = hkb_seed((uint64_t)r->p[P_SEED], i);
 		l->published = -1;
 		l->starting = 0;
-		l->slots = hkb_malloc(r, nslots * sizeof *l->slots);
-		for (size_t k = 0; l->slots && k < nslots; k++) {
-			struct slot *s = &l->slots[k];
-			s->size = hkb_rand_range(&l->rng, lo, hi);
-			s->tag = hkb_tag(i + 0x10000u, k);
-			if (!(s->p = hkb_malloc(r, s->size)))
-				break;
-			hkb_stamp(s->p, s->size, s->tag);
-		}
+		l->slots = all + (size_t)i * nslots;
 	}
 	if (hkb_failed(r))
 		return -1;
@@ -155,14 +184,11 @@ static int larson_run(struct hkb_run *r)
 	}
 	r->seconds = hkb_now(r) - t0;
 	r->throughput = (double)ops * 2 / r->seconds / 1e6;
-	for (unsigned i = 0; i < nlanes; i++) {
-		for (size_t k = 0; k < nslots && !hkb_failed(r); k++) {
-			struct slot *s = &lanes[i].slots[k];
-			hkb_verify(r, s->p, s->size, s->tag, "block changed while live");
-			hkb_free(r, s->p);
-		}
-		hkb_free(r, lanes[i].slots);
+	for (size_t k = 0; k < total && !hkb_failed(r); k++) {
+		hkb_verify(r, all[k].p, all[k].size, all[k].tag, "block changed while live");
+		hkb_free(r, all[k].p);
 	}
+	hkb_free(r, all);
 	hkb_free(r, lanes);
 	return 0;
 }

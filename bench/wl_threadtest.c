@@ -2,7 +2,9 @@
 /*
  * threadtest: after Hoard's benchmark. Each thread, many times, allocates
  * its share of the objects, then frees them all, with optional busy work
- * between calls.
+ * between calls. Defaults: Hoard's suggested "threadtest P 1000 10000 0 8"
+ * (8 objects of 8 bytes per allocation: 64-byte blocks, all written, as its
+ * constructors do).
  */
 #include "harness.h"
 
@@ -10,10 +12,10 @@ enum { P_THREADS, P_ITER, P_OBJECTS, P_WORK, P_SIZE };
 
 static const struct hkb_param params[] = {
 	[P_THREADS] = { "threads", HKB_INT, 2, 1, 256, "threads sharing the objects" },
-	[P_ITER] = { "iterations", HKB_INT, 50, 1, 100000000, "rounds of allocate-all, free-all" },
-	[P_OBJECTS] = { "objects", HKB_INT, 30000, 1, 1 << 28, "objects per round, split among threads" },
+	[P_ITER] = { "iterations", HKB_INT, 1000, 1, 100000000, "rounds of allocate-all, free-all" },
+	[P_OBJECTS] = { "objects", HKB_INT, 10000, 1, 1 << 28, "objects per round, split among threads" },
 	[P_WORK] = { "work", HKB_INT, 0, 0, 1 << 20, "busy-work units between allocator calls" },
-	[P_SIZE] = { "size", HKB_SIZE, 8, 1, 1 << 20, "bytes per object" },
+	[P_SIZE] = { "size", HKB_SIZE, 64, 1, 1 << 20, "bytes per object" },
 };
 
 struct worker {
@@ -36,6 +38,7 @@ static void worker_main(void *arg)
 		for (; made < w->count; made++) {
 			if (!(obj[made] = hkb_malloc(r, size)))
 				break;
+			memset(obj[made], 0x0e, size);
 			hkb_stamp(obj[made], size, hkb_tag(w->id * 0x100000ull + made, (uint64_t)it));
 			hkb_busy_work(work);
 		}

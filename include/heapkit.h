@@ -162,8 +162,21 @@ size_t hk_backend_count(void);
 const struct hk_backend *hk_backend_at(size_t i);
 /* The backend called name, or NULL. */
 const struct hk_backend *hk_backend_find(const char *name);
-/* Create an instance of the backend called name; NULL if unknown or too small. */
+/*
+ * Create an instance of the backend called name (hk_create) or described by b
+ * (hk_backend_create). NULL on failure with errno EINVAL (no such backend, a
+ * NULL region) or ENOMEM (len below the backend's min_region, or a region the
+ * backend refused), and the reason in hk_last_error().
+ */
 hk_alloc_t *hk_create(const char *name, void *base, size_t len);
+hk_alloc_t *hk_backend_create(const struct hk_backend *b, void *base, size_t len);
+/*
+ * Why the last hk_create / hk_backend_create that failed, in any thread,
+ * failed: a static sentence ("no error" before any failure). Process-wide,
+ * not per thread: with creations failing in several threads at once it names
+ * one of them.
+ */
+const char *hk_last_error(void);
 
 #ifdef __cplusplus
 }

@@ -680,6 +680,14 @@ static void test_bad_input(const struct hk_backend *b)
 	CHECK(b->create(mem, 0) == NULL);
 	CHECK(b->create(mem, 7) == NULL);
 	CHECK(b->create(mem + 3, 13) == NULL);
+	/* hk_create says why it refused: errno and hk_last_error(). */
+	errno = 0;
+	CHECK(hk_create("no-such-backend", mem, len) == NULL && errno == EINVAL && strstr(hk_last_error(), "name"));
+	errno = 0;
+	CHECK(hk_backend_create(b, NULL, len) == NULL && errno == EINVAL && strstr(hk_last_error(), "NULL"));
+	errno = 0;
+	CHECK(hk_create(b->name, mem, b->min_region - 1) == NULL && errno == ENOMEM &&
+	      strstr(hk_last_error(), "min_region"));
 	/* A misaligned region is either refused or works. */
 	hk_alloc_t *a = b->create(mem + 3, len);
 	if (a) {

@@ -344,7 +344,8 @@ static void test_fragmentation(void)
 static void test_addmem(void)
 {
 	/* The smallest region create accepts, and one below it. */
-	size_t min = hk_backend_find("tlsf")->min_region;
+	size_t min = TLSF_MIN_REGION;
+	CHECK(hk_backend_find("tlsf")->min_region == min);
 	char *small = region_get(min);
 	CHECK(hk_tlsf_create(small, sizeof(struct tlsf_control)) == NULL);
 	hk_alloc_t *a = hk_tlsf_create(small, min);

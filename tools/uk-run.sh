@@ -26,9 +26,9 @@
 #                downloads the release)
 #   UK_MIMALLOC  0: leave the real mimalloc out of the image (default 1)
 #   UK_BUILD     where build directories go (default /tmp/uk/build); each
-#                image builds in $UK_BUILD/hk-LIBC-PAGING (both apps share
-#                it: one musl build) with its .config, build-APP.log and
-#                boot.log
+#                image builds in $UK_BUILD/hk-APP-LIBC-PAGING with its
+#                .config, build-APP.log and boot.log (one per app: Unikraft
+#                rebuilds musl when the app or the set of libraries changes)
 #   UK_BUILD_DIR build in this directory instead
 #   UK_EXTRA_CONFIG  more defconfig fragments (files, space separated), e.g.
 #                unikraft/configs/checked.config
@@ -60,7 +60,7 @@ test) app=$here/unikraft/app-test name=app-test pass='heapkit-app-test: PASS' ;;
 bench) app=$here/unikraft/app-bench name=app-bench pass='^hkbench: ok\|^hkstress: ok' ;;
 *) usage ;;
 esac
-build=${UK_BUILD_DIR:-${UK_BUILD:-/tmp/uk/build}/hk-$libc-$paging}
+build=${UK_BUILD_DIR:-${UK_BUILD:-/tmp/uk/build}/hk-${APP:-test}-$libc-$paging}
 jobs=${UK_JOBS:-2}
 libs=$here/unikraft
 if [ "$libc" = musl ]; then

@@ -48,12 +48,6 @@ struct hk_alloc_ops {
 };
 
 /*
- * The head of every instance. A backend's own instance struct starts with
- * it, so hk_alloc_t * converts to the backend's type by a cast.
- * Invariant: ops and backend never change after create; nr_failed is only
- * touched atomically (by the public calls).
- */
-/*
  * Blocks freed but held back from the backend in checker builds (HK_ASAN,
  * HK_VALGRIND), so a use after free is reported; see src/core/annotate.c.
  * All zero and unused in other builds. Touched only under lock.
@@ -66,6 +60,12 @@ struct hk_quarantine {
 	unsigned lock;                     /* spin lock word, zero when free */
 };
 
+/*
+ * The head of every instance. A backend's own instance struct starts with
+ * it, so hk_alloc_t * converts to the backend's type by a cast.
+ * Invariant: ops and backend never change after create; nr_failed is only
+ * touched atomically (by the public calls).
+ */
 struct hk_alloc {
 	const struct hk_alloc_ops *ops;    /* the backend's operations */
 	const struct hk_backend *backend;  /* registry entry: name, caps */
@@ -73,8 +73,19 @@ struct hk_alloc {
 	struct hk_quarantine quarantine;   /* checker builds only (see above) */
 };
 
-/* Fill the head of a new instance. */
-void _hk_alloc_init(hk_alloc_t *a, const struct hk_alloc_ops *ops, const char *backend_name);
+/* Fill the head of a new instance of backend (its descriptor; NULL for a wrapper that sets its own). */
+void _hk_alloc_init(hk_alloc_t *a, const struct hk_alloc_ops *ops, const struct hk_backend *backend);
+
+/*
+ * The built-in backends' descriptors, each defined next to its create (e.g.
+ * src/tlsf/tlsf.c), its min_region derived from the backend's constants;
+ * src/core/registry.c lists the ones compiled in.
+ */
+extern const struct hk_backend _hk_buddy_backend;
+extern const struct hk_backend _hk_shard_backend;
+extern const struct hk_backend _hk_tlsf_backend;
+extern const struct hk_backend _hk_region_backend;
+extern const struct hk_backend _hk_mimalloc_backend;
 
 /*
  * Register a backend from outside the built-in table (an optional backend,
@@ -93,9 +104,9 @@ void *_hk_compat_calloc(hk_alloc_t *a, size_t size);
  */
 void *_hk_compat_realloc(hk_alloc_t *a, void *p, size_t size);
 /*
- * An aligned block from a malloc that only aligns to its natural alignment:
- * over-allocate and return an aligned pointer inside. Backends whose blocks
- * carry a header use this pattern with their own header; see region.c.
+ * (No helper for memalign: a backend whose malloc only aligns naturally
+ * over-allocates and returns an aligned pointer inside, with its own block
+ * header; see region_memalign in src/region/region.c.)
  */
 
 /* --- Statistics kept under a backend's lock ------------------------------ */

@@ -39,6 +39,10 @@ extern "C" {
  * the whole pages of [p, p + len), inside a range map returned, hold nothing
  * needed; the range stays mapped and usable, and may read as zero or as its
  * old contents afterwards (the OS takes the memory back: MADV_DONTNEED).
+ *
+ * None of them changes errno (the hosted source saves and restores it around
+ * mmap, munmap, mremap and madvise), so free and its slow paths keep the
+ * caller's errno without help, and a failure is said by the NULL alone.
  */
 struct hk_page_source {
 	void *(*map)(struct hk_page_source *s, size_t len, size_t align);

@@ -360,7 +360,7 @@ hk_alloc_t *hk_buddy_create(void *base, size_t len)
 	 */
 	uintptr_t earlier = *(volatile uintptr_t *)&b->secret;
 	memset(b, 0, sizeof *b);
-	_hk_alloc_init(&b->base, &buddy_ops, "buddy");
+	_hk_alloc_init(&b->base, &buddy_ops, &_hk_buddy_backend);
 	b->secret = ((earlier + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull) ^ (meta * 0x94d049bb133111ebull);
 	_hk_buddy_table_init(b, (struct table_entry *)(meta + HK_PAGE_SIZE));
 	_hk_buddy_slab_init(b);
@@ -372,3 +372,11 @@ hk_alloc_t *hk_buddy_create(void *base, size_t len)
 	b->counters.bytes_managed = len;
 	return &b->base;
 }
+
+const struct hk_backend _hk_buddy_backend = {
+	.name = "buddy",
+	.summary = "binary buddy page allocator: O(log n), coalescing, small blocks in slabs",
+	.create = hk_buddy_create,
+	.caps = HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
+	.min_region = BUDDY_MIN_REGION,
+};

@@ -51,6 +51,15 @@
  */
 #define BUDDY_PROBE __attribute__((no_sanitize_address, no_sanitize_thread))
 
+/*
+ * The smallest region the registry offers: four big slabs (64 KiB), so the
+ * metadata pages and a big slab of each of the three largest classes fit
+ * with room left (create itself takes anything with three whole pages).
+ */
+#define BUDDY_MIN_REGION (4 * (size_t)SLAB_BIG_BYTES) /* 65536 */
+_Static_assert(BUDDY_MIN_REGION >= (BUDDY_META_PAGES + 1 + 3 * (1u << SLAB_BIG_SHIFT)) * HK_PAGE_SIZE,
+	       "the smallest region holds the metadata, three big slabs and a page");
+
 _Static_assert(SLAB_BIG_AREA / SLAB_MAX_SIZE == 5, "the largest class fits 5 times in a big slab");
 _Static_assert(SLAB_BIG_AREA < SLAB_NO_OBJECT, "object offsets fit 16 bits");
 _Static_assert(BUDDY_NR_ORDERS + HK_PAGE_SHIFT < 64, "block sizes fit a word");

@@ -27,25 +27,6 @@
 /* The checked instances' operations (src/checked); weak: absent when checked is not linked. */
 extern const struct hk_alloc_ops _hk_checked_ops __attribute__((weak));
 
-/*
- * Backend calls. Under valgrind a backend may read bytes it does not own
- * (buddy probes a neighbour's tag; a neighbour may sit poisoned in the
- * quarantine): errors inside the backend are not reported, the
- * application's are.
- */
-#define BACKEND(expr) \
-	({ \
-		HK_ANNOTATE_INTERNAL_BEGIN(); \
-		__typeof__(expr) backend_r_ = (expr); \
-		HK_ANNOTATE_INTERNAL_END(); \
-		backend_r_; \
-	})
-#define BACKEND_VOID(expr) \
-	do { \
-		HK_ANNOTATE_INTERNAL_BEGIN(); \
-		expr; \
-		HK_ANNOTATE_INTERNAL_END(); \
-	} while (0)
 
 /* --- Limits ------------------------------------------------------------- */
 #define QUARANTINE_BYTES (1u << 20)   /* 1 MiB of freed blocks held at most */
@@ -62,7 +43,7 @@ static void quarantine_evict_one(hk_alloc_t *a)
 	void **b = q->head;
 	HK_ANNOTATE_REUSE(b, sizeof(void *));
 	q->head = *b;
-	size_t usable = BACKEND(a->ops->usable_size(a, b));
+	size_t usable = HK_ANNOTATE_BACKEND(a->ops->usable_size(a, b));
 	HK_ANNOTATE_REUSE(b, usable);
 	q->bytes -= usable < q->bytes ? usable : q->bytes;
 	q->count -= q->count > 0;
@@ -71,7 +52,7 @@ static void quarantine_evict_one(hk_alloc_t *a)
 		q->bytes = 0;
 		q->count = 0;
 	}
-	BACKEND_VOID(a->ops->free(a, b));
+	HK_ANNOTATE_BACKEND_VOID(a->ops->free(a, b));
 }
 
 /* Hold p, poisoned; evict the oldest blocks past the limits. */
@@ -114,15 +95,15 @@ static inline bool announced(hk_alloc_t *a) { return a->ops != &_hk_checked_ops;
 
 void *_hk_annot_alloc(hk_alloc_t *a, size_t align, size_t size, bool zero)
 {
-	void *p = BACKEND(align ? a->ops->memalign(a, align, size) : a->ops->malloc(a, size));
+	void *p = HK_ANNOTATE_BACKEND(align ? a->ops->memalign(a, align, size) : a->ops->malloc(a, size));
 	if (!p && __atomic_load_n(&a->quarantine.count, __ATOMIC_RELAXED)) {
 		_hk_annot_flush(a);
-		p = BACKEND(align ? a->ops->memalign(a, align, size) : a->ops->malloc(a, size));
+		p = HK_ANNOTATE_BACKEND(align ? a->ops->memalign(a, align, size) : a->ops->malloc(a, size));
 	}
 	if (!p)
 		return NULL;
 	if (announced(a))
-		HK_ANNOTATE_MALLOC(p, BACKEND(a->ops->usable_size(a, p)), 0);
+		HK_ANNOTATE_MALLOC(p, HK_ANNOTATE_BACKEND(a->ops->usable_size(a, p)), 0);
 	if (zero)
 		memset(p, 0, size);
 	return p;
@@ -134,10 +115,10 @@ void _hk_annot_free(hk_alloc_t *a, void *p)
 		a->ops->free(a, p);
 		return;
 	}
-	size_t usable = BACKEND(a->ops->usable_size(a, p));
+	size_t usable = HK_ANNOTATE_BACKEND(a->ops->usable_size(a, p));
 	if (!(hk_caps(a) & HK_CAP_FREE) || usable < sizeof(void *)) {
 		/* The backend may hand this memory out again at once (region rolls back): no poison. */
-		BACKEND_VOID(a->ops->free(a, p));
+		HK_ANNOTATE_BACKEND_VOID(a->ops->free(a, p));
 		HK_ANNOTATE_FREE(p);
 		HK_ANNOTATE_REUSE(p, usable);
 		return;
@@ -150,7 +131,7 @@ void *_hk_annot_realloc(hk_alloc_t *a, void *p, size_t size)
 {
 	if (!announced(a))
 		return a->ops->realloc(a, p, size);
-	size_t old = BACKEND(a->ops->usable_size(a, p));
+	size_t old = HK_ANNOTATE_BACKEND(a->ops->usable_size(a, p));
 	if (size <= old)
 		return p;
 	void *q = _hk_annot_alloc(a, 0, size, false);

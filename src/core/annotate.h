@@ -116,6 +116,26 @@
 #define HK_ANNOTATE_INTERNAL_BEGIN() hk_vg_quiet_begin()
 #define HK_ANNOTATE_INTERNAL_END() hk_vg_quiet_end()
 
+/*
+ * A call into a backend, its value returned: under valgrind a backend may
+ * read bytes it does not own (buddy probes a neighbour's tag; a neighbour may
+ * sit poisoned in the quarantine), so errors inside it are not reported, the
+ * application's are.
+ */
+#define HK_ANNOTATE_BACKEND(expr) \
+	({ \
+		HK_ANNOTATE_INTERNAL_BEGIN(); \
+		__typeof__(expr) hk_backend_r_ = (expr); \
+		HK_ANNOTATE_INTERNAL_END(); \
+		hk_backend_r_; \
+	})
+#define HK_ANNOTATE_BACKEND_VOID(expr) \
+	do { \
+		HK_ANNOTATE_INTERNAL_BEGIN(); \
+		expr; \
+		HK_ANNOTATE_INTERNAL_END(); \
+	} while (0)
+
 /* --- The instance API in checker builds (src/core/annotate.c) ----------------
  * src/core/api.c routes the malloc family through these when HK_ANNOTATE_ON;
  * each takes requests already checked by api.c. */

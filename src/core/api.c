@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The public malloc family on an instance: the semantics every backend
- * shares (argument checks, zero sizes, overflow, errno, failure counts) live
- * here once, so a backend's operations see only valid requests.
+ * The public calls on an instance. The malloc family's rules (argument
+ * checks, zero sizes, overflow, errno, failure counts) are core/semantics.h's,
+ * shared with the drop-in; this file instantiates them over the instance's
+ * operations, so a backend's operations see only valid requests.
  */
 #include "core/internal.h"
 #include "core/annotate.h"
+#include "core/semantics.h"
 
 /*
  * Checker builds (HK_ASAN, HK_VALGRIND): the malloc family goes through
@@ -28,120 +30,74 @@
 #define OP_FREE(a, p) (a)->ops->free((a), (p))
 #define OP_FLUSH(a) ((void)(a))
 #endif
-/*
- * Under valgrind a backend may read bytes it does not own (a neighbour's tag
- * that sits poisoned in the quarantine): its errors are not reported there.
- */
-#define QUIET(expr) \
-	({ \
-		HK_ANNOTATE_INTERNAL_BEGIN(); \
-		__typeof__(expr) quiet_r_ = (expr); \
-		HK_ANNOTATE_INTERNAL_END(); \
-		quiet_r_; \
-	})
-#define QUIET_VOID(expr) \
-	do { \
-		HK_ANNOTATE_INTERNAL_BEGIN(); \
-		expr; \
-		HK_ANNOTATE_INTERNAL_END(); \
-	} while (0)
 
 /* --- Failure ------------------------------------------------------------- */
 
-static hk_noinline void *fail_null(hk_alloc_t *a, int err)
-{
-	if (a)
-		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
-	_hk_set_errno(err);
-	return NULL;
-}
+static void count_failure(void *ctx) { __atomic_fetch_add(&((hk_alloc_t *)ctx)->nr_failed, 1, __ATOMIC_RELAXED); }
 
 /*
  * A NULL instance is a caller's bug, answered without a crash: requests fail
  * with EINVAL, queries answer 0, a free says what happened and returns.
  */
+static hk_noinline void *no_instance(void)
+{
+	_hk_set_errno(HK_EINVAL);
+	return NULL;
+}
+
 #define NO_INSTANCE(a, ret)                 \
 	do {                                \
 		if (hk_unlikely(!(a)))      \
 			return ret;         \
 	} while (0)
 
-static void *checked(hk_alloc_t *a, void *p)
-{
-	return hk_likely(p != NULL) ? p : fail_null(a, HK_ENOMEM);
-}
+/* --- The malloc family: the rules in core/semantics.h over the operations --- */
 
-/* --- The malloc family --------------------------------------------------- */
+static void *family_malloc(void *a, size_t size) { return OP_MALLOC((hk_alloc_t *)a, size); }
+static void *family_calloc(void *a, size_t size) { return OP_CALLOC((hk_alloc_t *)a, size); }
+static void *family_memalign(void *a, size_t align, size_t size) { return OP_MEMALIGN((hk_alloc_t *)a, align, size); }
+static void *family_realloc(void *a, void *p, size_t size) { return OP_REALLOC((hk_alloc_t *)a, p, size); }
+static void family_free(void *a, void *p) { OP_FREE((hk_alloc_t *)a, p); }
+
+/* Non-power-of-two alignments are EINVAL here (glibc's rounding is the drop-in's). */
+static const struct hk_family instance_family = {
+	.malloc = family_malloc,
+	.calloc = family_calloc,
+	.memalign = family_memalign,
+	.realloc = family_realloc,
+	.free = family_free,
+	.failed = count_failure,
+	.round_align = false,
+};
 
 void *hk_malloc(hk_alloc_t *a, size_t size)
 {
-	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
-	if (hk_unlikely(size > HK_MAX_REQUEST))
-		return fail_null(a, HK_ENOMEM);
-	return checked(a, OP_MALLOC(a, size ? size : 1));
+	NO_INSTANCE(a, no_instance());
+	return hk_family_malloc(&instance_family, a, size);
 }
 
 void *hk_calloc(hk_alloc_t *a, size_t n, size_t size)
 {
-	size_t total;
-	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
-	if (hk_unlikely(hk_mul_overflows(n, size, &total) || total > HK_MAX_REQUEST))
-		return fail_null(a, HK_ENOMEM);
-	if (!total)
-		total = 1;
-	return checked(a, OP_CALLOC(a, total));
+	NO_INSTANCE(a, no_instance());
+	return hk_family_calloc(&instance_family, a, n, size);
 }
 
 void *hk_realloc(hk_alloc_t *a, void *p, size_t size)
 {
-	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
-	if (!p)
-		return hk_malloc(a, size);
-	if (!size) {
-		OP_FREE(a, p);
-		return NULL;
-	}
-	if (hk_unlikely(size > HK_MAX_REQUEST))
-		return fail_null(a, HK_ENOMEM);
-	return checked(a, OP_REALLOC(a, p, size));
-}
-
-/* 0 if align is acceptable for posix_memalign. */
-static bool align_valid(size_t align)
-{
-	return hk_is_pow2(align) && align >= sizeof(void *);
+	NO_INSTANCE(a, no_instance());
+	return hk_family_realloc(&instance_family, a, p, size);
 }
 
 int hk_posix_memalign(hk_alloc_t *a, void **out, size_t align, size_t size)
 {
 	NO_INSTANCE(a, HK_EINVAL);
-	if (!align_valid(align)) {
-		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
-		return HK_EINVAL;
-	}
-	if (size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2) {
-		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
-		return HK_ENOMEM;
-	}
-	void *p = OP_MEMALIGN(a, align, size ? size : 1);
-	if (!p) {
-		__atomic_fetch_add(&a->nr_failed, 1, __ATOMIC_RELAXED);
-		return HK_ENOMEM;
-	}
-	*out = p;
-	return 0;
+	return hk_family_posix_memalign(&instance_family, a, out, align, size);
 }
 
 void *hk_memalign(hk_alloc_t *a, size_t align, size_t size)
 {
-	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
-	if (!hk_is_pow2(align))
-		return fail_null(a, HK_EINVAL);
-	if (align < sizeof(void *))
-		align = sizeof(void *);
-	if (size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2)
-		return fail_null(a, HK_ENOMEM);
-	return checked(a, OP_MEMALIGN(a, align, size ? size : 1));
+	NO_INSTANCE(a, no_instance());
+	return hk_family_memalign(&instance_family, a, align, size);
 }
 
 void hk_free(hk_alloc_t *a, void *p)
@@ -157,7 +113,7 @@ void hk_free(hk_alloc_t *a, void *p)
 
 size_t hk_usable_size(hk_alloc_t *a, void *p)
 {
-	return p && a ? QUIET(a->ops->usable_size(a, p)) : 0;
+	return p && a ? HK_ANNOTATE_BACKEND(a->ops->usable_size(a, p)) : 0;
 }
 
 /* --- Pages, memory, introspection --------------------------------------- */
@@ -165,12 +121,12 @@ size_t hk_usable_size(hk_alloc_t *a, void *p)
 void *hk_palloc(hk_alloc_t *a, size_t npages)
 {
 	size_t bytes;
-	NO_INSTANCE(a, fail_null(NULL, HK_EINVAL));
+	NO_INSTANCE(a, no_instance());
 	if (!npages || hk_mul_overflows(npages, HK_PAGE_SIZE, &bytes) || bytes > HK_MAX_REQUEST)
-		return fail_null(a, npages ? HK_ENOMEM : HK_EINVAL);
+		return hk_family_fail(&instance_family, a, npages ? HK_ENOMEM : HK_EINVAL);
 	if (a->ops->palloc)
-		return checked(a, QUIET(a->ops->palloc(a, npages)));
-	return checked(a, QUIET(a->ops->memalign(a, HK_PAGE_SIZE, bytes)));
+		return hk_family_result(&instance_family, a, HK_ANNOTATE_BACKEND(a->ops->palloc(a, npages)));
+	return hk_family_result(&instance_family, a, HK_ANNOTATE_BACKEND(a->ops->memalign(a, HK_PAGE_SIZE, bytes)));
 }
 
 void hk_pfree(hk_alloc_t *a, void *p, size_t npages)
@@ -182,9 +138,9 @@ void hk_pfree(hk_alloc_t *a, void *p, size_t npages)
 		return;
 	}
 	if (a->ops->pfree)
-		QUIET_VOID(a->ops->pfree(a, p, npages));
+		HK_ANNOTATE_BACKEND_VOID(a->ops->pfree(a, p, npages));
 	else
-		QUIET_VOID(a->ops->free(a, p));
+		HK_ANNOTATE_BACKEND_VOID(a->ops->free(a, p));
 }
 
 int hk_addmem(hk_alloc_t *a, void *base, size_t len)
@@ -222,7 +178,7 @@ int hk_check(hk_alloc_t *a, struct hk_check_report *r)
 	struct hk_check_report dummy;
 	if (!a)
 		return _hk_check_fail(r, NULL, "a NULL instance");
-	return QUIET(a->ops->check(a, r ? r : &dummy));
+	return HK_ANNOTATE_BACKEND(a->ops->check(a, r ? r : &dummy));
 }
 
 unsigned hk_caps(const hk_alloc_t *a) { return a && a->backend ? a->backend->caps : 0; }

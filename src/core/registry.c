@@ -1,31 +1,27 @@
 // SPDX-License-Identifier: MIT
-/* The registry of backends: the built-in ones, and any registered at run time. */
+/*
+ * The registry of backends: the built-in ones (each defines its descriptor
+ * in its own source, name, create, caps, summary and minimum region
+ * included), and any registered at run time.
+ */
 #include "core/internal.h"
 
 /* Built-in backends, in the order tools list them. */
-static const struct hk_backend builtin[] = {
+static const struct hk_backend *const builtin[] = {
 #ifdef HK_HAVE_BUDDY
-	{ "buddy", "binary buddy page allocator: O(log n), coalescing, small blocks in slabs",
-	  hk_buddy_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
-	  64 * 1024 },
+	&_hk_buddy_backend,
 #endif
 #ifdef HK_HAVE_SHARD
-	{ "shard", "mimalloc-class: thread-local heaps, sharded free lists, cross-thread frees",
-	  hk_shard_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
-	  64 * 1024 },
+	&_hk_shard_backend,
 #endif
 #ifdef HK_HAVE_TLSF
-	{ "tlsf", "two-level segregated fit: O(1) malloc and free, bounded latency",
-	  hk_tlsf_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
-	  8 * 1024 },
+	&_hk_tlsf_backend,
 #endif
 #ifdef HK_HAVE_REGION
-	{ "region", "bump allocator for boot time: free reclaims nothing",
-	  hk_region_create, HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_RELEASE, 256 },
+	&_hk_region_backend,
 #endif
 #ifdef HK_HAVE_MIMALLOC
-	{ "mimalloc", "Debian's libmimalloc 2.0 confined to the region (exclusive arenas); hosted only",
-	  hk_mimalloc_create, HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES, 64u << 20 },
+	&_hk_mimalloc_backend,
 #endif
 };
 #define NR_BUILTIN (sizeof builtin / sizeof builtin[0])
@@ -51,14 +47,14 @@ size_t hk_backend_count(void)
 const struct hk_backend *hk_backend_at(size_t i)
 {
 	if (i < NR_BUILTIN)
-		return &builtin[i];
+		return builtin[i];
 	i -= NR_BUILTIN;
 	return i < __atomic_load_n(&nr_extra, __ATOMIC_ACQUIRE) ? extra[i] : NULL;
 }
 
 const struct hk_backend *hk_backend_find(const char *name)
 {
-	for (size_t i = 0, n = hk_backend_count(); i < n; i++)
+	for (size_t i = 0, n = hk_backend_count(); name && i < n; i++)
 		if (same_name(hk_backend_at(i)->name, name))
 			return hk_backend_at(i);
 	return NULL;
@@ -77,16 +73,46 @@ int hk_backend_register(const struct hk_backend *b)
 	return rc;
 }
 
+/* --- Creating instances, and why it failed ---------------------------------- */
+
+/* The reason of the last failed creation, in any thread: a static sentence. */
+static const char *last_error;
+
+static hk_alloc_t *create_fail(int err, const char *why)
+{
+	__atomic_store_n(&last_error, why, __ATOMIC_RELAXED);
+	_hk_set_errno(err);
+	return NULL;
+}
+
+const char *hk_last_error(void)
+{
+	const char *why = __atomic_load_n(&last_error, __ATOMIC_RELAXED);
+	return why ? why : "no error";
+}
+
+hk_alloc_t *hk_backend_create(const struct hk_backend *b, void *base, size_t len)
+{
+	if (!b || !b->create)
+		return create_fail(HK_EINVAL, "hk_create: no such backend");
+	if (!base)
+		return create_fail(HK_EINVAL, "hk_create: the region is NULL");
+	if (len < b->min_region)
+		return create_fail(HK_ENOMEM, "hk_create: the region is smaller than the backend's min_region");
+	hk_alloc_t *a = b->create(base, len);
+	return a ? a : create_fail(HK_ENOMEM, "hk_create: the backend refused the region (no room left after aligning it)");
+}
+
 hk_alloc_t *hk_create(const char *name, void *base, size_t len)
 {
 	const struct hk_backend *b = hk_backend_find(name);
-	return b && len >= b->min_region ? b->create(base, len) : NULL;
+	return b ? hk_backend_create(b, base, len) : create_fail(HK_EINVAL, "hk_create: no backend of that name");
 }
 
-void _hk_alloc_init(hk_alloc_t *a, const struct hk_alloc_ops *ops, const char *backend_name)
+void _hk_alloc_init(hk_alloc_t *a, const struct hk_alloc_ops *ops, const struct hk_backend *backend)
 {
 	a->ops = ops;
-	a->backend = hk_backend_find(backend_name);
+	a->backend = backend;
 	a->nr_failed = 0;
 	memset(&a->quarantine, 0, sizeof a->quarantine);
 }

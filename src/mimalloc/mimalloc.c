@@ -306,9 +306,21 @@ hk_alloc_t *hk_mimalloc_create(void *base, size_t len)
 		return NULL;
 	struct mi_instance *m = (struct mi_instance *)b;
 	memset(m, 0, sizeof *m);
-	_hk_alloc_init(&m->base, &mi_ops, "mimalloc");
+	_hk_alloc_init(&m->base, &mi_ops, &_hk_mimalloc_backend);
 	m->id = __atomic_fetch_add(&mi_next_id, 1, __ATOMIC_RELAXED);
 	if (mi_inst_addmem(&m->base, (void *)arena, end - arena) != 0)
 		return NULL;
 	return &m->base;
 }
+
+/*
+ * Two segments: a page-aligned region of that size always holds one whole
+ * 32 MiB-aligned segment after the instance header.
+ */
+const struct hk_backend _hk_mimalloc_backend = {
+	.name = "mimalloc",
+	.summary = "Debian's libmimalloc 2.0 confined to the region (exclusive arenas); hosted only",
+	.create = hk_mimalloc_create,
+	.caps = HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES,
+	.min_region = 2 * MI_ARENA_ALIGN,
+};

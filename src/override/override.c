@@ -16,15 +16,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 
-/* free's slow paths may unmap: keep errno there, off the fast path. */
-struct shard;
-struct shard_page;
-static void dropin_free_slow(struct shard *sh, void *p);
-static void dropin_page_emptied(struct shard_page *pg);
-#define HK_SHARD_FREE_SLOW dropin_free_slow
-#define HK_SHARD_PAGE_EMPTIED dropin_page_emptied
-
+/* free keeps errno: the platform seam saves it around munmap/madvise/mremap (src/platform/hosted.c). */
 #include "core/annotate.h"
+#include "core/semantics.h"
 #include "shard/shard.h"
 #include "override/options.h"
 
@@ -41,20 +35,6 @@ static void dropin_page_emptied(struct shard_page *pg);
 
 #define HK_EXPORT __attribute__((visibility("default")))
 
-__attribute__((noinline, unused)) static void dropin_free_slow(struct shard *sh, void *p)
-{
-	int saved = errno;
-	_hk_shard_free_slow(sh, p);
-	errno = saved;
-}
-
-__attribute__((noinline, unused)) static void dropin_page_emptied(struct shard_page *pg)
-{
-	int saved = errno;
-	_hk_shard_page_emptied(pg);
-	errno = saved;
-}
-
 
 /* --- The two back ends: shard directly, or the checked instance ----------------------- */
 
@@ -68,8 +48,8 @@ static hk_alloc_t *checked(void)
 	return a;
 }
 
-static inline void *dropin_malloc(size_t size) { return hk_malloc(checked(), size); }
-static inline void *dropin_calloc(size_t n, size_t size) { return hk_calloc(checked(), n, size); }
+/* malloc(0): a block of zero usable bytes (hk_malloc would ask for 1) */
+static inline void *dropin_malloc(size_t size) { return _hk_checked_alloc_as(checked(), 0, size, HK_FORM_MALLOC); }
 static inline void dropin_free(void *p)
 {
 	int saved = errno;
@@ -77,8 +57,10 @@ static inline void dropin_free(void *p)
 	errno = saved;
 }
 static inline size_t dropin_usable(void *p) { return hk_usable_size(checked(), p); }
-static inline void *dropin_realloc(void *p, size_t size) { return hk_realloc(checked(), p, size); }
-static inline void *dropin_memalign(size_t align, size_t size) { return hk_memalign(checked(), align, size); }
+/* The family's operations (see below): requests already valid. */
+static void *dropin_zalloc(void *ctx, size_t size) { return (void)ctx, hk_calloc(checked(), 1, size); }
+static void *dropin_resize(void *ctx, void *p, size_t size) { return (void)ctx, hk_realloc(checked(), p, size); }
+static void *dropin_aligned(size_t align, size_t size) { return hk_memalign(checked(), align, size); }
 
 #else
 
@@ -105,32 +87,21 @@ static inline size_t dropin_usable(void *p)
 	return p ? _hk_shard_usable(OS, p) : 0;
 }
 
-static void *dropin_calloc(size_t n, size_t size)
+/* The family's operations (see below): requests already valid (core/semantics.h). */
+static void *dropin_zalloc(void *ctx, size_t size)
 {
-	size_t total;
-	if (hk_unlikely(hk_mul_overflows(n, size, &total) || total > HK_MAX_REQUEST)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	(void)ctx;
 	_hk_shard_os_ensure();
-	void *p = _hk_shard_calloc(OS, total);
+	void *p = _hk_shard_calloc(OS, size);
 	if (p)
-		HK_ANNOTATE_MALLOC(p, total, 1);
+		HK_ANNOTATE_MALLOC(p, size, 1);
 	return p;
 }
 
-static void *dropin_realloc(void *p, size_t size)
+/* p != NULL, 1 <= size <= HK_MAX_REQUEST: in place when it fits, a huge block in its mapping, else moved. */
+static void *dropin_resize(void *ctx, void *p, size_t size)
 {
-	if (!p)
-		return dropin_malloc(size);
-	if (!size) {
-		dropin_free(p);
-		return NULL;
-	}
-	if (hk_unlikely(size > HK_MAX_REQUEST)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	(void)ctx;
 	size_t old = _hk_shard_usable(OS, p);
 	if (size <= old && size >= old / 2) {
 		HK_ANNOTATE_RESIZE(p, old, size);
@@ -157,26 +128,45 @@ static void *dropin_realloc(void *p, size_t size)
 	return q;
 }
 
-/* align: a power of two >= sizeof(void *). */
-static void *dropin_memalign(size_t align, size_t size)
+/* align: a power of two above HK_MIN_ALIGN, within the limits. */
+static void *dropin_aligned(size_t align, size_t size)
 {
-	if (hk_unlikely(size > HK_MAX_REQUEST || align > HK_MAX_REQUEST / 2)) {
-		errno = ENOMEM;
+	if (!_hk_shard_os_ensure())
 		return NULL;
-	}
-	if (!_hk_shard_os_ensure()) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	void *p = _hk_shard_memalign(OS, align, size ? size : 1);
-	if (!p)
-		errno = ENOMEM;
-	else
+	void *p = _hk_shard_memalign(OS, align, size);
+	if (p)
 		HK_ANNOTATE_MALLOC(p, size, 0);
 	return p;
 }
 
 #endif
+
+/* --- glibc's rules (core/semantics.h) over the back end ------------------------------------ */
+
+static void *family_malloc(void *ctx, size_t size) { return (void)ctx, dropin_malloc(size); }
+static void family_free(void *ctx, void *p) { (void)ctx, dropin_free(p); }
+/* Blocks are HK_MIN_ALIGN-aligned already: a smaller alignment is a malloc. */
+static void *family_memalign(void *ctx, size_t align, size_t size)
+{
+	(void)ctx;
+	return align <= HK_MIN_ALIGN ? dropin_malloc(size) : dropin_aligned(align, size);
+}
+
+/* No failure count; non-power-of-two alignments rounded up (glibc 2.36). */
+static const struct hk_family dropin_family = {
+	.malloc = family_malloc,
+	.calloc = dropin_zalloc,
+	.memalign = family_memalign,
+	.realloc = dropin_resize,
+	.free = family_free,
+	.failed = NULL,
+	.round_align = true,
+};
+
+static void *dropin_calloc(size_t n, size_t size) { return hk_family_calloc(&dropin_family, NULL, n, size); }
+static void *dropin_realloc(void *p, size_t size) { return hk_family_realloc(&dropin_family, NULL, p, size); }
+/* glibc's memalign and aligned_alloc. */
+static void *dropin_memalign(size_t align, size_t size) { return hk_family_memalign(&dropin_family, NULL, align, size); }
 
 /*
  * fork in a threaded program leaves a child that can allocate: hold the
@@ -454,27 +444,6 @@ __attribute__((constructor)) static void dropin_init(void)
 	dropin_purge_init();
 }
 
-/* --- Alignment rules -------------------------------------------------------------------- */
-
-/* memalign's: a non-power-of-two is rounded up; too large is EINVAL. */
-static void *memalign_glibc(size_t align, size_t size)
-{
-	if (align <= HK_MIN_ALIGN)
-		return dropin_malloc(size);
-	if (align > SIZE_MAX / 2 + 1) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!hk_is_pow2(align))
-		align = (size_t)1 << hk_log2_up(align);
-	return dropin_memalign(align, size);
-}
-
-static size_t page_size(void)
-{
-	return HK_PAGE_SIZE;
-}
-
 /* --- The exported malloc family ---------------------------------------------------------- */
 
 HK_EXPORT void *malloc(size_t size) { return dropin_malloc(size); }
@@ -487,42 +456,23 @@ HK_EXPORT void *realloc(void *p, size_t size) { return dropin_realloc(p, size); 
 
 HK_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
-	size_t total;
-	if (hk_mul_overflows(n, size, &total)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return dropin_realloc(p, total);
+	return hk_family_reallocarray(&dropin_family, NULL, p, n, size);
 }
 
-HK_EXPORT void *memalign(size_t align, size_t size) { return memalign_glibc(align, size); }
-HK_EXPORT void *aligned_alloc(size_t align, size_t size) { return memalign_glibc(align, size); }
+HK_EXPORT void *memalign(size_t align, size_t size) { return dropin_memalign(align, size); }
+HK_EXPORT void *aligned_alloc(size_t align, size_t size) { return dropin_memalign(align, size); }
 
+/* Returns the code; errno is kept. */
 HK_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
-	if (align % sizeof(void *) || !hk_is_pow2(align))
-		return EINVAL;
 	int saved = errno;
-	void *p = align <= HK_MIN_ALIGN ? dropin_malloc(size) : dropin_memalign(align, size);
+	int rc = hk_family_posix_memalign(&dropin_family, NULL, out, align, size);
 	errno = saved;
-	if (!p)
-		return ENOMEM;
-	*out = p;
-	return 0;
+	return rc;
 }
 
-HK_EXPORT void *valloc(size_t size) { return memalign_glibc(page_size(), size); }
-
-HK_EXPORT void *pvalloc(size_t size)
-{
-	size_t ps = page_size();
-	if (size > SIZE_MAX - ps) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	size_t rounded = size ? hk_align_up(size, ps) : ps;
-	return memalign_glibc(ps, rounded);
-}
+HK_EXPORT void *valloc(size_t size) { return hk_family_valloc(&dropin_family, NULL, size); }
+HK_EXPORT void *pvalloc(size_t size) { return hk_family_pvalloc(&dropin_family, NULL, size); }
 
 HK_EXPORT size_t malloc_usable_size(void *p) { return dropin_usable(p); }
 

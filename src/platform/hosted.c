@@ -10,10 +10,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* --- Pages from the OS --------------------------------------------------- */
+/* --- Pages from the OS ---------------------------------------------------
+ * The seam owns the calls that change errno (mmap, munmap, madvise, mremap),
+ * so every function here leaves errno as it found it: free and its slow paths
+ * keep the caller's errno, and a failed map is reported by its NULL (the
+ * front end sets ENOMEM). */
 
 /* Map len bytes aligned to align: over-map by align, trim both ends. */
-static void *os_map(struct hk_page_source *s, size_t len, size_t align)
+static void *os_map_raw(struct hk_page_source *s, size_t len, size_t align)
 {
 	(void)s;
 	if (align <= HK_PAGE_SIZE) {
@@ -34,34 +38,46 @@ static void *os_map(struct hk_page_source *s, size_t len, size_t align)
 	return p;
 }
 
+static void *os_map(struct hk_page_source *s, size_t len, size_t align)
+{
+	int saved = errno;
+	void *p = os_map_raw(s, len, align);
+	errno = saved;
+	return p;
+}
+
 static void os_unmap(struct hk_page_source *s, void *p, size_t len)
 {
 	(void)s;
+	int saved = errno;
 	munmap(p, len);
+	errno = saved;
 }
 
 /* Resize in place when the addresses after p are free, else move the pages
  * (no copy) onto a fresh aligned range. */
 static void *os_remap(struct hk_page_source *s, void *p, size_t old_len, size_t new_len, size_t align)
 {
+	int saved = errno;
 	void *q = mremap(p, old_len, new_len, 0);
-	if (q != MAP_FAILED)
-		return q;
-	void *dst = os_map(s, new_len, align);
-	if (!dst)
-		return NULL;
-	q = mremap(p, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	if (q == MAP_FAILED) {
-		munmap(dst, new_len);
-		return NULL;
+		void *dst = os_map_raw(s, new_len, align);
+		q = dst ? mremap(p, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) : NULL;
+		if (q == MAP_FAILED) {
+			munmap(dst, new_len);
+			q = NULL;
+		}
 	}
+	errno = saved;
 	return q;
 }
 
 static void os_purge(struct hk_page_source *s, void *p, size_t len)
 {
 	(void)s;
+	int saved = errno;
 	madvise(p, len, MADV_DONTNEED);
+	errno = saved;
 }
 
 static struct hk_page_source os_pages = { os_map, os_unmap, NULL, os_remap, os_purge };

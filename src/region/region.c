@@ -34,6 +34,11 @@ struct region {
 
 static const struct hk_alloc_ops region_ops;
 
+/* The smallest region the registry offers: the instance and a chunk header, and blocks after them. */
+#define REGION_MIN_REGION ((size_t)256)
+_Static_assert(sizeof(struct region) + sizeof(struct region_chunk) + 4 * HK_MIN_ALIGN <= REGION_MIN_REGION,
+	       "the smallest region holds the headers and a few blocks");
+
 static inline struct region *to_region(hk_alloc_t *a) { return (struct region *)a; }
 static inline size_t *block_size_word(void *p) { return (size_t *)((char *)p - BLOCK_HDR); }
 
@@ -228,10 +233,18 @@ hk_alloc_t *hk_region_create(void *base, size_t len)
 	struct region *r = (struct region *)b;
 	size_t used = b + sizeof *r - (uintptr_t)base;
 	memset(r, 0, sizeof *r);
-	_hk_alloc_init(&r->base, &region_ops, "region");
+	_hk_alloc_init(&r->base, &region_ops, &_hk_region_backend);
 	r->chunks = chunk_init((char *)base + used, len - used);
 	if (!r->chunks)
 		return NULL;
 	r->counters.bytes_managed = len;
 	return &r->base;
 }
+
+const struct hk_backend _hk_region_backend = {
+	.name = "region",
+	.summary = "bump allocator for boot time: free reclaims nothing",
+	.create = hk_region_create,
+	.caps = HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_RELEASE,
+	.min_region = REGION_MIN_REGION,
+};

@@ -713,7 +713,7 @@ static void free_remote(struct shard_page *pg, struct shard_block *b)
 					      __ATOMIC_RELAXED));
 }
 
-hk_noinline void _hk_shard_free_slow(struct shard *sh, void *p)
+hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh)
 {
 	uintptr_t base = (uintptr_t)p & sh->seg_mask;
 	if (base == (uintptr_t)p) {

@@ -84,7 +84,7 @@ static unsigned region_seg_shift(size_t len)
 
 static void shard_init(struct shard *sh, struct shard_heap *first)
 {
-	_hk_alloc_init(&sh->base, &shard_ops, "shard");
+	_hk_alloc_init(&sh->base, &shard_ops, &_hk_shard_backend);
 	sh->lock = (hk_lock_t)HK_LOCK_INIT;
 	if (first) {
 		_hk_shard_heap_init(first, sh);
@@ -393,4 +393,13 @@ static const struct hk_alloc_ops shard_ops = {
 	.stats = shard_op_stats,
 	.check = shard_op_check,
 	.destroy = shard_op_destroy,
+};
+
+/* The registry's entry; the smallest region holds four of the smallest segments. */
+const struct hk_backend _hk_shard_backend = {
+	.name = "shard",
+	.summary = "mimalloc-class: thread-local heaps, sharded free lists, cross-thread frees",
+	.create = hk_shard_create,
+	.caps = HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
+	.min_region = (size_t)4 << SHARD_SEG_SHIFT_MIN, /* 65536 */
 };

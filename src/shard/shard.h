@@ -345,7 +345,7 @@ struct shard {
 /* page.c */
 extern uint64_t _hk_shard_xthread_collected;
 hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size);
-hk_noinline void _hk_shard_free_slow(struct shard *sh, void *p);
+hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh);
 hk_noinline void _hk_shard_page_emptied(struct shard_page *pg);
 void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size);
 size_t _hk_shard_usable(struct shard *sh, void *p);
@@ -395,18 +395,7 @@ void _hk_shard_fork_prepare(void);
 void _hk_shard_fork_parent(void);
 void _hk_shard_fork_child(void);
 
-/* --- Fast paths ------------------------------------------------------------------
- * A user of the fast paths may name its own slow-path wrappers (the drop-in
- * keeps errno across free's slow path this way). */
-#ifndef HK_SHARD_MALLOC_SLOW
-#define HK_SHARD_MALLOC_SLOW _hk_shard_malloc_slow
-#endif
-#ifndef HK_SHARD_FREE_SLOW
-#define HK_SHARD_FREE_SLOW _hk_shard_free_slow
-#endif
-#ifndef HK_SHARD_PAGE_EMPTIED
-#define HK_SHARD_PAGE_EMPTIED _hk_shard_page_emptied
-#endif
+/* --- Fast paths ------------------------------------------------------------------ */
 
 
 /* malloc: pop the free list of the page for this size class. */
@@ -423,7 +412,7 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 			return b;
 		}
 	}
-	return HK_SHARD_MALLOC_SLOW(sh, size);
+	return _hk_shard_malloc_slow(sh, size);
 }
 
 /*
@@ -442,11 +431,11 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 			b->next = pg->local_free;
 			pg->local_free = b;
 			if (hk_unlikely(--pg->used == 0))
-				HK_SHARD_PAGE_EMPTIED(pg);
+				_hk_shard_page_emptied(pg);
 			return;
 		}
 	}
-	HK_SHARD_FREE_SLOW(sh, p);
+	_hk_shard_free_slow(p, sh);
 }
 
 hk_inline void _hk_shard_free(struct shard *sh, void *p) { _hk_shard_free_masked(sh, p, sh->seg_mask); }

@@ -349,7 +349,7 @@ hk_alloc_t *hk_tlsf_create(void *base, size_t len)
 		return NULL;
 	struct tlsf_control *c = (struct tlsf_control *)b;
 	memset(c, 0, sizeof *c);
-	_hk_alloc_init(&c->base, &tlsf_ops, "tlsf");
+	_hk_alloc_init(&c->base, &tlsf_ops, &_hk_tlsf_backend);
 	if (area_add(c, c + 1, end - (uintptr_t)(c + 1)))
 		return NULL;
 	c->counters.bytes_managed = len;
@@ -408,4 +408,12 @@ static const struct hk_alloc_ops tlsf_ops = {
 	.availmem = tlsf_availmem,
 	.stats = tlsf_stats,
 	.check = _hk_tlsf_check,
+};
+
+const struct hk_backend _hk_tlsf_backend = {
+	.name = "tlsf",
+	.summary = "two-level segregated fit: O(1) malloc and free, bounded latency",
+	.create = hk_tlsf_create,
+	.caps = HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES | HK_CAP_EXACT_AVAIL | HK_CAP_RELEASE,
+	.min_region = TLSF_MIN_REGION,
 };

@@ -118,10 +118,14 @@ struct tlsf_control {
 
 /*
  * The control is about 4.3 KiB on 64-bit (the 512 list heads are 4 KiB), so
- * the registry's min_region of 8 KiB leaves at least 3.5 KiB of heap.
+ * the smallest region the registry offers, 8 KiB, leaves at least 3.5 KiB of
+ * heap (create itself takes the control and one AREA_MIN).
  */
 #define TLSF_CONTROL_MAX ((size_t)4608)            /* 4.5 KiB */
+#define TLSF_HEAP_MIN ((size_t)3584)               /* 3.5 KiB: the least heap that region leaves */
+#define TLSF_MIN_REGION (TLSF_CONTROL_MAX + TLSF_HEAP_MIN) /* 8192 */
 _Static_assert(sizeof(struct tlsf_control) <= TLSF_CONTROL_MAX, "the control fits the smallest region's budget");
+_Static_assert(TLSF_MIN_REGION == 8192 && TLSF_HEAP_MIN >= AREA_MIN, "8 KiB holds the control and an area");
 
 static inline struct tlsf_control *to_control(hk_alloc_t *a) { return (struct tlsf_control *)a; }
 
