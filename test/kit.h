@@ -14,7 +14,7 @@
  *                          it should and naming the address it announced
  *   kit_stamp*             fill a block with a seeded pattern, verify it later
  *   rnd_next               xorshift64*, the tests' seeded generator
- *   region_get             fresh zeroed memory for a region
+ *   region_get, region_put fresh zeroed memory for a region, and back
  *   kit_heap_ok            the instance's heap check as a CHECK (needs <heapkit.h>)
  */
 #ifndef HK_TEST_KIT_H
@@ -377,6 +377,9 @@ static inline void *region_get(size_t len)
 	}
 	return p;
 }
+
+/* Give region_get's memory back. */
+static inline void region_put(void *p, size_t len) { munmap(p, len); }
 
 /* xorshift64*: the seeded generator of the tests' random sequences; *s must not be 0. */
 static inline uint64_t rnd_next(uint64_t *s)

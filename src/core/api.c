@@ -33,7 +33,11 @@
 
 /* --- Failure ------------------------------------------------------------- */
 
-static void count_failure(void *ctx) { __atomic_fetch_add(&((hk_alloc_t *)ctx)->nr_failed, 1, __ATOMIC_RELAXED); }
+static void count_failure(void *ctx, size_t size, int err)
+{
+	(void)size, (void)err;
+	__atomic_fetch_add(&((hk_alloc_t *)ctx)->nr_failed, 1, __ATOMIC_RELAXED);
+}
 
 /*
  * A NULL instance is a caller's bug, answered without a crash: requests fail
@@ -123,10 +127,11 @@ void *hk_palloc(hk_alloc_t *a, size_t npages)
 	size_t bytes;
 	NO_INSTANCE(a, no_instance());
 	if (!npages || hk_mul_overflows(npages, HK_PAGE_SIZE, &bytes) || bytes > HK_MAX_REQUEST)
-		return hk_family_fail(&instance_family, a, npages ? HK_ENOMEM : HK_EINVAL);
+		return hk_family_fail(&instance_family, a, npages ? HK_ENOMEM : HK_EINVAL, npages ? SIZE_MAX : 0);
 	if (a->ops->palloc)
-		return hk_family_result(&instance_family, a, HK_ANNOTATE_BACKEND(a->ops->palloc(a, npages)));
-	return hk_family_result(&instance_family, a, HK_ANNOTATE_BACKEND(a->ops->memalign(a, HK_PAGE_SIZE, bytes)));
+		return hk_family_result(&instance_family, a, HK_ANNOTATE_BACKEND(a->ops->palloc(a, npages)), bytes);
+	return hk_family_result(&instance_family, a, HK_ANNOTATE_BACKEND(a->ops->memalign(a, HK_PAGE_SIZE, bytes)),
+				bytes);
 }
 
 void hk_pfree(hk_alloc_t *a, void *p, size_t npages)

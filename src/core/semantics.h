@@ -23,7 +23,11 @@ struct hk_family {
 	void *(*memalign)(void *ctx, size_t align, size_t size);
 	void *(*realloc)(void *ctx, void *p, size_t size);       /* keeps min(old, size) bytes */
 	void (*free)(void *ctx, void *p);
-	void (*failed)(void *ctx);     /* a request refused or failed: count it (NULL: not counted) */
+	/*
+	 * A request refused or failed with errno err: count or report it (NULL:
+	 * neither). size: what was asked, SIZE_MAX when n * size overflowed.
+	 */
+	void (*failed)(void *ctx, size_t size, int err);
 	/*
 	 * memalign with an alignment that is not a power of two: rounded up to
 	 * one (glibc 2.36's memalign and aligned_alloc) or refused with EINVAL
@@ -32,36 +36,38 @@ struct hk_family {
 	bool round_align;
 };
 
-/* A refused request: counted, errno err, NULL. */
-__attribute__((noinline, cold, unused)) static void *hk_family_fail(const struct hk_family *f, void *ctx, int err)
+/* A refused request of size bytes: counted or reported, errno err, NULL. */
+__attribute__((noinline, cold, unused)) static void *hk_family_fail(const struct hk_family *f, void *ctx, int err,
+								    size_t size)
 {
 	if (f->failed)
-		f->failed(ctx);
+		f->failed(ctx, size, err);
 	_hk_set_errno(err);
 	return NULL;
 }
 
-/* What an operation returned: NULL is ENOMEM. */
-hk_inline void *hk_family_result(const struct hk_family *f, void *ctx, void *p)
+/* What an operation asked for size bytes returned: NULL is ENOMEM. */
+hk_inline void *hk_family_result(const struct hk_family *f, void *ctx, void *p, size_t size)
 {
-	return hk_likely(p != NULL) ? p : hk_family_fail(f, ctx, HK_ENOMEM);
+	return hk_likely(p != NULL) ? p : hk_family_fail(f, ctx, HK_ENOMEM, size);
 }
 
 /* malloc(0) is a unique block of 1 byte; over HK_MAX_REQUEST is ENOMEM. */
 hk_inline void *hk_family_malloc(const struct hk_family *f, void *ctx, size_t size)
 {
 	if (hk_unlikely(size > HK_MAX_REQUEST))
-		return hk_family_fail(f, ctx, HK_ENOMEM);
-	return hk_family_result(f, ctx, f->malloc(ctx, size ? size : 1));
+		return hk_family_fail(f, ctx, HK_ENOMEM, size);
+	return hk_family_result(f, ctx, f->malloc(ctx, size ? size : 1), size);
 }
 
 /* n * size zeroed bytes; an overflowing or too large product is ENOMEM; 0 is 1 byte. */
 hk_inline void *hk_family_calloc(const struct hk_family *f, void *ctx, size_t n, size_t size)
 {
 	size_t total;
-	if (hk_unlikely(hk_mul_overflows(n, size, &total) || total > HK_MAX_REQUEST))
-		return hk_family_fail(f, ctx, HK_ENOMEM);
-	return hk_family_result(f, ctx, f->calloc(ctx, total ? total : 1));
+	bool overflow = hk_mul_overflows(n, size, &total);
+	if (hk_unlikely(overflow || total > HK_MAX_REQUEST))
+		return hk_family_fail(f, ctx, HK_ENOMEM, overflow ? SIZE_MAX : total);
+	return hk_family_result(f, ctx, f->calloc(ctx, total ? total : 1), total);
 }
 
 /* realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL; on failure p is untouched. */
@@ -74,8 +80,8 @@ hk_inline void *hk_family_realloc(const struct hk_family *f, void *ctx, void *p,
 		return NULL;
 	}
 	if (hk_unlikely(size > HK_MAX_REQUEST))
-		return hk_family_fail(f, ctx, HK_ENOMEM);
-	return hk_family_result(f, ctx, f->realloc(ctx, p, size));
+		return hk_family_fail(f, ctx, HK_ENOMEM, size);
+	return hk_family_result(f, ctx, f->realloc(ctx, p, size), size);
 }
 
 /* reallocarray: realloc to n * size, ENOMEM when the product overflows. */
@@ -83,7 +89,7 @@ hk_inline void *hk_family_reallocarray(const struct hk_family *f, void *ctx, voi
 {
 	size_t total;
 	if (hk_unlikely(hk_mul_overflows(n, size, &total)))
-		return hk_family_fail(f, ctx, HK_ENOMEM);
+		return hk_family_fail(f, ctx, HK_ENOMEM, SIZE_MAX);
 	return hk_family_realloc(f, ctx, p, total);
 }
 
@@ -102,14 +108,14 @@ hk_inline void *hk_family_memalign(const struct hk_family *f, void *ctx, size_t 
 {
 	if (hk_unlikely(!hk_is_pow2(align))) {
 		if (!f->round_align || align > SIZE_MAX / 2 + 1)
-			return hk_family_fail(f, ctx, HK_EINVAL);
+			return hk_family_fail(f, ctx, HK_EINVAL, size);
 		align = align ? (size_t)1 << hk_log2_up(align) : 1;
 	}
 	if (align < sizeof(void *))
 		align = sizeof(void *);
 	if (hk_unlikely(!hk_family_aligned_fits(align, size)))
-		return hk_family_fail(f, ctx, HK_ENOMEM);
-	return hk_family_result(f, ctx, f->memalign(ctx, align, size ? size : 1));
+		return hk_family_fail(f, ctx, HK_ENOMEM, size);
+	return hk_family_result(f, ctx, f->memalign(ctx, align, size ? size : 1), size);
 }
 
 /*
@@ -127,7 +133,7 @@ hk_inline int hk_family_posix_memalign(const struct hk_family *f, void *ctx, voi
 		rc = HK_ENOMEM;
 	if (hk_unlikely(rc)) {
 		if (f->failed)
-			f->failed(ctx);
+			f->failed(ctx, size, rc);
 		return rc;
 	}
 	*out = p;
@@ -144,7 +150,7 @@ hk_inline void *hk_family_valloc(const struct hk_family *f, void *ctx, size_t si
 hk_inline void *hk_family_pvalloc(const struct hk_family *f, void *ctx, size_t size)
 {
 	if (hk_unlikely(size > SIZE_MAX - HK_PAGE_SIZE))
-		return hk_family_fail(f, ctx, HK_ENOMEM);
+		return hk_family_fail(f, ctx, HK_ENOMEM, size);
 	return hk_family_memalign(f, ctx, HK_PAGE_SIZE, size ? hk_align_up(size, HK_PAGE_SIZE) : HK_PAGE_SIZE);
 }
 

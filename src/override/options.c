@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "override/options.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +48,13 @@ static const char *const foreign[] = { "TRACE", "TRACE_CHILDREN", "BACKTRACE", "
 static long long value[HK_OPT_COUNT];
 static unsigned char from_env[HK_OPT_COUNT];
 static int inited;
+/*
+ * Where reports go: stderr, or with HEAPKIT_SHOW_STATS / SHOW_ERRORS /
+ * VERBOSE a private copy of it made at load, so the statistics at exit
+ * still reach the terminal when the program closed its stderr first (as
+ * coreutils' programs do in their atexit handler).
+ */
+static int report_fd = 2;
 
 /* --- The line writer ------------------------------------------------------------------ */
 
@@ -119,7 +128,7 @@ void _hk_line_flush(struct hk_line *l)
 	l->buf[l->n++] = '\n';
 	size_t off = 0;
 	while (off < l->n) {
-		ssize_t w = write(2, l->buf + off, l->n - off);
+		ssize_t w = write(report_fd, l->buf + off, l->n - off);
 		if (w <= 0)
 			break;
 		off += (size_t)w;
@@ -165,7 +174,8 @@ static int parse_num(const char *s, enum opt_kind kind, long long *out)
 		default: return 0;
 		}
 		s++;
-		if (strcasecmp(s, "") && strcasecmp(s, "b") && strcasecmp(s, "ib") && strcasecmp(s, "ib"))
+		/* "k", "kb", "kib" (any case) */
+		if (*s && strcasecmp(s, "b") && strcasecmp(s, "ib"))
 			return 0;
 		v <<= shift;
 	} else if (kind == OPT_MS && *s && strcasecmp(s, "ms")) {
@@ -293,6 +303,28 @@ void _hk_options_init(void)
 			continue;
 		parse_one(name, (size_t)(eq - name), eq + 1);
 	}
+	if (value[HK_OPT_SHOW_STATS] || value[HK_OPT_SHOW_ERRORS] || value[HK_OPT_VERBOSE]) {
+		int fd = fcntl(2, F_DUPFD_CLOEXEC, 10);
+		if (fd >= 0)
+			report_fd = fd;
+	}
+}
+
+void _hk_options_report_failure(size_t size, int err)
+{
+	if (!value[HK_OPT_SHOW_ERRORS])
+		return;
+	int saved = errno;
+	struct hk_line l = { .n = 0 };
+	_hk_line_str(&l, "heapkit: a request for ");
+	if (size == SIZE_MAX)
+		_hk_line_str(&l, "an overflowing n * size");
+	else
+		_hk_line_u64(&l, size);
+	_hk_line_str(&l, size == SIZE_MAX ? "" : " bytes");
+	_hk_line_str(&l, err == EINVAL ? " failed: invalid argument (EINVAL)" : " failed: out of memory (ENOMEM)");
+	_hk_line_flush(&l);
+	errno = saved;
 }
 
 long long _hk_option(enum hk_opt_id id) { return value[id]; }

@@ -152,14 +152,21 @@ static void *family_memalign(void *ctx, size_t align, size_t size)
 	return align <= HK_MIN_ALIGN ? dropin_malloc(size) : dropin_aligned(align, size);
 }
 
-/* No failure count; non-power-of-two alignments rounded up (glibc 2.36). */
+/* A failed request: a line on stderr with HEAPKIT_SHOW_ERRORS=1 (options.c). */
+static hk_noinline void dropin_failed(void *ctx, size_t size, int err)
+{
+	(void)ctx;
+	_hk_options_report_failure(size, err);
+}
+
+/* Failures reported, not counted; non-power-of-two alignments rounded up (glibc 2.36). */
 static const struct hk_family dropin_family = {
 	.malloc = family_malloc,
 	.calloc = dropin_zalloc,
 	.memalign = family_memalign,
 	.realloc = dropin_resize,
 	.free = family_free,
-	.failed = NULL,
+	.failed = dropin_failed,
 	.round_align = true,
 };
 
@@ -446,7 +453,13 @@ __attribute__((constructor)) static void dropin_init(void)
 
 /* --- The exported malloc family ---------------------------------------------------------- */
 
-HK_EXPORT void *malloc(size_t size) { return dropin_malloc(size); }
+HK_EXPORT void *malloc(size_t size)
+{
+	void *p = dropin_malloc(size);
+	if (hk_unlikely(!p))
+		dropin_failed(NULL, size, HK_ENOMEM);
+	return p;
+}
 
 HK_EXPORT void free(void *p) { dropin_free(p); }
 

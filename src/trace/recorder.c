@@ -234,13 +234,22 @@ static int open_exclusive(const char *path)
 static void open_trace(const char *path)
 {
 	trace_fd = open_exclusive(path);
+	int err = errno;
 	if (trace_fd < 0) {
 		char alt[4200];
 		snprintf(alt, sizeof alt, "%s.%d", path, (int)getpid());
 		trace_fd = open_exclusive(alt);
 	}
-	if (trace_fd >= 0)
+	if (trace_fd >= 0) {
 		write_header();
+	} else {
+		/* Say so once, rather than run the program untraced in silence. */
+		char msg[4400];
+		int n = snprintf(msg, sizeof msg, "heapkit-trace: cannot write the trace to %s (%s); not recording\n", path,
+				 strerror(err));
+		if (n > 0 && write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
+			n = 0;
+	}
 	enabled = trace_fd >= 0;
 }
 

@@ -1,0 +1,97 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The drop-in's runtime options (src/override/options.c, README: Options):
+# what HEAPKIT_SHOW_STATS, HEAPKIT_VERBOSE and HEAPKIT_SHOW_ERRORS print, the
+# tunables read from the environment, a misspelt name or a bad value named
+# once on stderr, and a HEAPKIT_TRACE path that cannot be written.
+#   test/options.sh BUILD_DIR
+set -u
+build=$1
+lib=$build/libheapkit.so
+prog=$build/options_target
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fails=0
+
+# run VAR=VALUE...: the program under the drop-in; its stderr (and the
+# statistics' copy of it) in $out.
+run() {
+	env "$@" LD_PRELOAD="$lib" "$prog" >/dev/null 2>"$out"
+	rc=$?
+	[ "$rc" -eq 0 ] || { echo "FAIL the program exited with $rc under $*"; fails=$((fails + 1)); }
+}
+# expect WHAT REGEX: a line of $out matches.
+expect() {
+	if grep -q -E -- "$2" "$out"; then echo "ok   $1"; else echo "FAIL $1: no line matching '$2' in:"; sed 's/^/     /' "$out"; fails=$((fails + 1)); fi
+}
+# count WHAT N REGEX: exactly N lines of $out match.
+count() {
+	n=$(grep -c -E -- "$3" "$out")
+	if [ "$n" -eq "$2" ]; then echo "ok   $1"; else echo "FAIL $1: $n lines matching '$3', expected $2:"; sed 's/^/     /' "$out"; fails=$((fails + 1)); fi
+}
+
+run
+count "silent by default" 0 'heapkit'
+
+# Statistics at exit, though the program closed its stderr first.
+run HEAPKIT_SHOW_STATS=1
+expect "stats: header" '^heapkit: statistics of libheapkit.so [0-9]+\.[0-9]+\.[0-9]+, pid [0-9]+$'
+expect "stats: current and peak memory" '^heapkit: memory in use +now [0-9.]+ [KMG]?i?B, peak [0-9.]+ [KMG]?i?B$'
+expect "stats: calls" '^heapkit: blocks +allocated [0-9]+, freed [0-9]+$'
+expect "stats: cross-thread frees" '^heapkit: cross-thread frees +collected [1-9][0-9]*$'
+expect "stats: segments" '^heapkit: segments \(4 MiB\) +live [0-9]+, small [0-9]+$'
+expect "stats: OS mappings" '^heapkit: OS mappings +segments mapped [1-9][0-9]*, unmapped [0-9]+$'
+expect "stats: per size class" '^heapkit: per size class'
+expect "stats: the 4 KiB class" '^heapkit: +4096 B +[0-9]+ / [0-9]+$'
+# The program held 2 MiB at its peak. Known failure: shard's peak_bytes is
+# the highest value a statistics call saw (src/shard/shard.c, shard_op_stats),
+# not the true peak; XPASS (a failure) once that is fixed, to drop this line.
+if grep -q -E '^heapkit: memory in use .*peak ([2-9]|[1-9][0-9]+)\.[0-9] MiB$' "$out"; then
+	echo "XPASS stats: the peak is the true peak (2 MiB): remove the known failure"
+	fails=$((fails + 1))
+else
+	echo "XFAIL stats: the peak is the true peak (2 MiB) (known: shard samples it at stats calls)"
+fi
+
+# Verbose: what was loaded, its version, every option with its origin.
+run HEAPKIT_VERBOSE=1 HEAPKIT_PURGE_DELAY=-1 HEAPKIT_HUGE_CACHE=64m HEAPKIT_SEGMENT_CACHE=2
+expect "verbose: loaded" '^heapkit: libheapkit.so [0-9.]+ \(shard over OS pages.*\) loaded in pid [0-9]+$'
+count "verbose: every option listed" 9 '^heapkit: +HEAPKIT_[A-Z_]+=-?[0-9]+ +\((default|environment)\)'
+expect "tunable: purge delay" '^heapkit: +HEAPKIT_PURGE_DELAY=-1 +\(environment\)'
+expect "tunable: huge cache in MiB" '^heapkit: +HEAPKIT_HUGE_CACHE=67108864 +\(environment\)'
+expect "tunable: segment cache" '^heapkit: +HEAPKIT_SEGMENT_CACHE=2 +\(environment\)'
+expect "verbose: defaults" '^heapkit: +HEAPKIT_RESERVE=0 +\(default\)'
+
+# Failed requests, one line each, only when asked.
+run HEAPKIT_SHOW_ERRORS=1
+expect "errors: malloc too large" '^heapkit: a request for 9223372036854775807 bytes failed: out of memory \(ENOMEM\)$'
+expect "errors: calloc overflow" '^heapkit: a request for an overflowing n \* size failed'
+count "errors: one line per failure" 3 '^heapkit: a request for'
+
+# A misspelt name: named once, with the nearest option.
+run HEAPKIT_SHWO_STATS=1
+count "misspelt: named once" 1 '^heapkit: unknown option HEAPKIT_SHWO_STATS \(did you mean HEAPKIT_SHOW_STATS\?\)'
+count "misspelt: nothing else" 1 'heapkit'
+run HEAPKIT_ZZZZZZZZZZZZ=1
+count "unknown: named, no suggestion" 1 '^heapkit: unknown option HEAPKIT_ZZZZZZZZZZZZ, ignored'
+
+# A bad value: named with what was expected; the default stays.
+run HEAPKIT_PURGE_DELAY=soon HEAPKIT_VERBOSE=1
+count "bad value: named once" 1 "^heapkit: bad value 'soon' for HEAPKIT_PURGE_DELAY \(expected milliseconds from -1 to 60000\), default 25 kept$"
+expect "bad value: default kept" '^heapkit: +HEAPKIT_PURGE_DELAY=25 +\(default\)'
+run HEAPKIT_HUGE_CACHE=12q
+count "bad bytes value" 1 "^heapkit: bad value '12q' for HEAPKIT_HUGE_CACHE"
+run HEAPKIT_SHOW_STATS=2
+count "bad boolean" 1 "^heapkit: bad value '2' for HEAPKIT_SHOW_STATS \(expected 0 or 1"
+# Other heapkit libraries' variables are theirs to judge.
+run HEAPKIT_BACKTRACE=1 HEAPKIT_TRACE_CHILDREN=1
+count "foreign names left alone" 0 'heapkit'
+
+# The recorder: a trace path that cannot be written is said, once.
+if [ -e "$build/libheapkit-trace.so" ]; then
+	HEAPKIT_TRACE=/nonexistent-dir/x.trace LD_PRELOAD="$build/libheapkit-trace.so" "$prog" >/dev/null 2>"$out"
+	count "trace: unwritable path said" 1 '^heapkit-trace: cannot write the trace to /nonexistent-dir/x.trace \(No such file or directory\); not recording$'
+fi
+
+[ "$fails" -eq 0 ] && echo "all options checks passed" || echo "$fails options checks failed"
+[ "$fails" -eq 0 ]

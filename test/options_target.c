@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A program for the drop-in's options test (test/options.sh), run under
+ * LD_PRELOAD=libheapkit.so: it holds 2 MiB at its peak, frees blocks from
+ * another thread, makes three requests that fail (too large, an
+ * overflowing calloc, a huge aligned block), and closes its stderr before
+ * it exits, as coreutils' programs do, so the statistics at exit must find
+ * their way to the terminal without it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+enum { NBLOCKS = 512, BLOCK = 4096 };
+static void *blocks[NBLOCKS];
+
+static void *free_half(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NBLOCKS; i += 2)
+		free(blocks[i]);
+	return NULL;
+}
+
+int main(void)
+{
+	for (int i = 0; i < NBLOCKS; i++)
+		if (!(blocks[i] = malloc(BLOCK)))
+			return 1;
+	pthread_t t;
+	if (pthread_create(&t, NULL, free_half, NULL) || pthread_join(t, NULL))
+		return 1;
+	for (int i = 1; i < NBLOCKS; i += 2)
+		free(blocks[i]);
+
+	/* volatile: the compiler must not see (and refuse) the sizes */
+	volatile size_t huge = SIZE_MAX / 2, n = SIZE_MAX / 4;
+	void *volatile p = malloc(huge);
+	int e1 = errno;
+	p = calloc(n, 8);
+	int e2 = errno;
+	p = aligned_alloc(64, (size_t)1 << 62);
+	int e3 = errno;
+	if (p || e1 != ENOMEM || e2 != ENOMEM || e3 != ENOMEM)
+		return 2;
+	printf("options-target: done\n");
+	fflush(stdout);
+	close(2);
+	return 0;
+}
