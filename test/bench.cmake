@@ -75,18 +75,12 @@ grep -v -E '^(hkb?_[a-z_0-9]+|mem(set|cpy|move|cmp)|strcmp|_GLOBAL_OFFSET_TABLE_
 && exit 1 || exit 0")
 set_tests_properties(bench-portable PROPERTIES LABELS bench)
 
-# The command-line convention (tools/opts.h): --help on stdout with status 0,
-# --version, an unknown option named with the nearest one, the table format.
-add_test(NAME cli-help COMMAND sh -c "for c in list run test sweep compare trace-info; do \
-'$<TARGET_FILE:hkbench>' $c --help | grep -q '^usage: hkbench' || { echo \"$c --help\"; exit 1; }; done; \
-'$<TARGET_FILE:hkbench>' --help | grep -q '^usage: hkbench COMMAND' && \
-'$<TARGET_FILE:hkstress>' --help | grep -q -- '--allocs' && \
-'$<TARGET_FILE:hklatency>' --help | grep -q -- '--allocs'")
-set_tests_properties(cli-help PROPERTIES LABELS "bench;cli")
-add_test(NAME cli-version COMMAND sh -c "for t in '$<TARGET_FILE:hkbench>' '$<TARGET_FILE:hkstress>' \
-'$<TARGET_FILE:hklatency>'; do \"$t\" --version | grep -q 'heapkit ${PROJECT_VERSION}$' || exit 1; done; \
-'$<TARGET_FILE:hkbench>' sweep --version | grep -q 'hkbench sweep heapkit'")
-set_tests_properties(cli-version PROPERTIES LABELS "bench;cli")
+# The command-line convention (tools/opts.h): test/cli.sh checks --help (stdout,
+# status 0), --version, an unknown option named with the nearest one and the one
+# spelling --allocs for hkbench and each command, hkstress and hklatency; below,
+# the issue's own example, other misspellings, and the table and JSON formats.
+add_test(NAME cli-convention COMMAND ${PROJECT_SOURCE_DIR}/test/cli.sh ${CMAKE_BINARY_DIR} ${PROJECT_VERSION})
+set_tests_properties(cli-convention PROPERTIES LABELS "bench;cli" TIMEOUT 60)
 add_test(NAME cli-unknown-option COMMAND sh -c "'$<TARGET_FILE:hkbench>' sweep --alocs x 2>&1; test $? -eq 2")
 set_tests_properties(cli-unknown-option PROPERTIES LABELS "bench;cli"
   PASS_REGULAR_EXPRESSION "unknown option '--alocs'; did you mean '--allocs'[?]")

@@ -64,9 +64,10 @@ expect "verbose: defaults" '^heapkit: +HEAPKIT_RESERVE=0 +\(default\)'
 
 # Failed requests, one line each, only when asked.
 run HEAPKIT_SHOW_ERRORS=1
-expect "errors: malloc too large" '^heapkit: a request for 9223372036854775807 bytes failed: out of memory \(ENOMEM\)$'
-expect "errors: calloc overflow" '^heapkit: a request for an overflowing n \* size failed'
-count "errors: one line per failure" 3 '^heapkit: a request for'
+expect "errors: malloc too large" '^heapkit: a malloc failed: out of memory \(ENOMEM\)$'
+expect "errors: calloc overflow" '^heapkit: a request for an overflowing n \* size failed: out of memory \(ENOMEM\)$'
+expect "errors: aligned_alloc too large" '^heapkit: a request for 4611686018427387904 bytes failed: out of memory'
+count "errors: one line per failure" 3 '^heapkit: a (malloc|request for)'
 
 # A misspelt name: named once, with the nearest option.
 run HEAPKIT_SHWO_STATS=1

@@ -40,16 +40,16 @@ else()
 endif()
 
 foreach(b ${HK_STRESS_BACKENDS})
-  add_test(NAME stress-${b} COMMAND hkstress --alloc ${b} ${HK_STRESS_ARGS})
+  add_test(NAME stress-${b} COMMAND hkstress --allocs ${b} ${HK_STRESS_ARGS})
   set(labels stress)
   if(NOT b STREQUAL "mimalloc")
     list(APPEND labels tsan)
   endif()
   set_tests_properties(stress-${b} PROPERTIES LABELS "${labels}" TIMEOUT 300)
-  add_test(NAME stress-checked-${b} COMMAND hkstress --alloc ${b} --checked ${HK_STRESS_CHECKED_ARGS})
+  add_test(NAME stress-checked-${b} COMMAND hkstress --allocs ${b} --checked ${HK_STRESS_CHECKED_ARGS})
   set_tests_properties(stress-checked-${b} PROPERTIES LABELS stress TIMEOUT 300)
 endforeach()
-add_test(NAME stress-system COMMAND hkstress --alloc system ${HK_STRESS_ARGS})
+add_test(NAME stress-system COMMAND hkstress --allocs system ${HK_STRESS_ARGS})
 set_tests_properties(stress-system PROPERTIES LABELS stress TIMEOUT 300)
 
 # --- The drop-ins, when src/override builds them --------------------------------------
@@ -81,13 +81,13 @@ endif()
 
 # The drop-in cannot be preloaded into a sanitized process (the sanitizer owns malloc).
 if(HK_DROPIN AND NOT HK_STRESS_SANITIZED)
-  add_test(NAME stress-dropin COMMAND hkstress --alloc system ${HK_STRESS_ARGS})
+  add_test(NAME stress-dropin COMMAND hkstress --allocs system ${HK_STRESS_ARGS})
   set_tests_properties(stress-dropin PROPERTIES LABELS "stress;dropin" TIMEOUT 300
     ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:${HK_DROPIN}>")
 endif()
 
 if(HK_DROPIN_CHECKED AND NOT HK_STRESS_SANITIZED)
-  add_test(NAME stress-dropin-checked COMMAND hkstress --alloc system ${HK_STRESS_CHECKED_ARGS})
+  add_test(NAME stress-dropin-checked COMMAND hkstress --allocs system ${HK_STRESS_CHECKED_ARGS})
   set_tests_properties(stress-dropin-checked PROPERTIES LABELS "stress;dropin" TIMEOUT 300
     ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:${HK_DROPIN_CHECKED}>")
 endif()
@@ -147,7 +147,7 @@ if(HK_VALGRIND_EXE AND NOT HK_STRESS_SANITIZED)
     endif()
     add_test(NAME valgrind-stress-${b}
       COMMAND ${HK_VALGRIND_EXE} -q --error-exitcode=99 $<TARGET_FILE:hkstress-vg>
-              --alloc ${b} --threads 2 --rounds 1 --region 64)
+              --allocs ${b} --threads 2 --rounds 1 --region 64)
     set_tests_properties(valgrind-stress-${b} PROPERTIES LABELS "stress;valgrind" TIMEOUT 300)
   endforeach()
   # Memcheck over a small program on the drop-in: no errors allowed.

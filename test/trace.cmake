@@ -20,13 +20,13 @@ foreach(t python-queue gcc-cc1)
 endforeach()
 foreach(alloc system buddy tlsf shard)
   add_test(NAME trace-replay-${alloc} COMMAND hkbench run replay
-    trace=${PROJECT_SOURCE_DIR}/bench/traces/python-queue.trace --alloc ${alloc} --heap-mb 256)
+    trace=${PROJECT_SOURCE_DIR}/bench/traces/python-queue.trace --allocs ${alloc} --heap-mb 256)
   set_tests_properties(trace-replay-${alloc} PROPERTIES LABELS trace TIMEOUT 120
     PASS_REGULAR_EXPRESSION "replay,${alloc},.*,ok")
 endforeach()
 # A truncated trace is refused with a message, not replayed.
 add_test(NAME trace-replay-truncated COMMAND sh -c
   "head -c 100000 ${PROJECT_SOURCE_DIR}/bench/traces/gcc-cc1.trace > trace-cut.trace && \
-   ! ${CMAKE_BINARY_DIR}/hkbench run replay trace=trace-cut.trace --alloc system 2>&1 | grep -q ',ok' && \
+   ! ${CMAKE_BINARY_DIR}/hkbench run replay trace=trace-cut.trace --allocs system 2>&1 | grep -q ',ok' && \
    ${CMAKE_BINARY_DIR}/hkbench trace-info trace-cut.trace 2>&1 | grep 'truncated trace'")
 set_tests_properties(trace-replay-truncated PROPERTIES LABELS trace)

@@ -115,7 +115,7 @@ static const char *skip_reason(const struct hkb_run *r, const struct hkb_alloc *
 	return NULL;
 }
 
-/* Re-execute with LD_PRELOAD=lib and --alloc system; returns only on failure. */
+/* Re-execute with LD_PRELOAD=lib and --allocs system; returns only on failure. */
 static int run_preloaded(const struct hkbench_choice *c, int argc, char **argv)
 {
 	if (!c->available) {

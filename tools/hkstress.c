@@ -10,7 +10,7 @@
  * then drives a small region to exhaustion again and again: NULL with ENOMEM,
  * never a crash, and availmem back where it started once all is freed.
  *
- *   hkstress [--alloc NAME|system] [--threads N] [--scale N] [--rounds N]
+ *   hkstress [--allocs NAME|system] [--threads N] [--scale N] [--rounds N]
  *            [--seed N] [--region MIB] [--checked] [--no-exhaust] [-v]
  *
  * Exit status 0 when all went well; on failure it prints the seed and the
@@ -154,7 +154,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(const struct bl
 	if (b)
 		fprintf(stderr, "hkstress: first bad block %p size %zu cookie %016" PRIx64 " allocated by thread %u\n",
 			(void *)b->p, b->size, b->cookie, b->thread);
-	fprintf(stderr, "hkstress: rerun with: --alloc %s%s --threads %u --scale %u --rounds %u --seed %" PRIu64 "\n",
+	fprintf(stderr, "hkstress: rerun with: --allocs %s%s --threads %u --scale %u --rounds %u --seed %" PRIu64 "\n",
 		opt.alloc, opt.checked ? " --checked" : "", opt.threads, opt.scale, opt.rounds, opt.seed);
 	fflush(stderr);
 	_exit(1);

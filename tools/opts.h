@@ -81,7 +81,7 @@ static inline void hk_cmd_usage(const struct hk_cmd *c, FILE *f)
 		fprintf(f, "%s", c->about);
 }
 
-/* Edit distance of a and b (short strings), for suggestions. */
+/* Edit distance of a and b (short strings), for suggestions; swapping two neighbours is one edit. */
 static inline int hk_opt_distance(const char *a, const char *b)
 {
 	int la = (int)strlen(a), lb = (int)strlen(b);
@@ -97,6 +97,8 @@ static inline int hk_opt_distance(const char *a, const char *b)
 			int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
 			int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
 			d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < d[i][j])
+				d[i][j] = d[i - 2][j - 2] + 1;
 		}
 	return d[la][lb];
 }

@@ -316,12 +316,15 @@ void _hk_options_report_failure(size_t size, int err)
 		return;
 	int saved = errno;
 	struct hk_line l = { .n = 0 };
-	_hk_line_str(&l, "heapkit: a request for ");
-	if (size == SIZE_MAX)
-		_hk_line_str(&l, "an overflowing n * size");
-	else
+	if (size == HK_FAILED_SIZE_UNKNOWN) {
+		_hk_line_str(&l, "heapkit: a malloc");
+	} else if (size == SIZE_MAX) {
+		_hk_line_str(&l, "heapkit: a request for an overflowing n * size");
+	} else {
+		_hk_line_str(&l, "heapkit: a request for ");
 		_hk_line_u64(&l, size);
-	_hk_line_str(&l, size == SIZE_MAX ? "" : " bytes");
+		_hk_line_str(&l, " bytes");
+	}
 	_hk_line_str(&l, err == EINVAL ? " failed: invalid argument (EINVAL)" : " failed: out of memory (ENOMEM)");
 	_hk_line_flush(&l);
 	errno = saved;

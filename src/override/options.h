@@ -30,7 +30,12 @@ void _hk_options_init(void);
 long long _hk_option(enum hk_opt_id id);
 /* Whether the environment set it. */
 int _hk_option_set(enum hk_opt_id id);
-/* HEAPKIT_SHOW_ERRORS: a line for a request of size bytes that failed with errno err (SIZE_MAX: n * size overflowed). */
+/*
+ * HEAPKIT_SHOW_ERRORS: a line for a request of size bytes that failed with
+ * errno err (SIZE_MAX: n * size overflowed; HK_FAILED_SIZE_UNKNOWN: a malloc of a
+ * size not kept).
+ */
+#define HK_FAILED_SIZE_UNKNOWN (SIZE_MAX - 1)
 void _hk_options_report_failure(size_t size, int err);
 /* HEAPKIT_VERBOSE: the table, one line per option, with value and origin. */
 void _hk_options_print(void);
