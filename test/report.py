@@ -11,6 +11,7 @@ standard-programs section. Old 13-column sweep CSVs still read.
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -167,6 +168,11 @@ def main():
     check(p.ids.count("thread-scaling") == 1 and 'aria-label="larson: Mops/s by threads"' in doc,
           "thread scaling where a workload ran at several thread counts")
     check("standard-programs" in p.ids and "redis" in doc, "the standard programs section")
+    # A narrow window (checked by eye in Chromium at 420 px): the heatmap scrolls in its own box with the
+    # allocator column held, and nothing else is wider than the page.
+    check('<div class="scroll"><table class="heat" id="heatmap">' in doc and
+          re.search(r"table\.heat td\.l,table\.heat th\.l\{position:sticky;left:0", doc) is not None and
+          "code{overflow-wrap:anywhere}" in doc, "narrow windows: the heatmap scrolls alone, its names stay")
     check("abc1234" in doc and "test CPU" in doc and "2.0.9" in doc, "run context from the sweep.json beside it")
     check(">1.20 <small>" in doc, "standard programs: heapkit's time ratio to mimalloc (1.20)")
     # Without the JSON, the page says the context was not recorded.

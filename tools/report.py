@@ -439,7 +439,7 @@ CSS = """
 body{font-family:system-ui,sans-serif;margin:12px 18px;color:#222;font-size:14px}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:17px;margin:26px 0 6px;border-bottom:1px solid #ddd}
 h3{font-size:15px;margin:16px 0 4px}
-p{margin:4px 0} .note{color:#555;font-size:12px}
+p{margin:4px 0} .note{color:#555;font-size:12px} code{overflow-wrap:anywhere}
 table{border-collapse:collapse;margin:4px 0 12px}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}
 th{background:#f6f6f6;font-weight:600} td.l,th.l{text-align:left}
@@ -448,6 +448,10 @@ table.heat{font-size:12px} table.heat td{padding:1px 3px;min-width:30px}
 table.heat th.w{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;font-weight:normal;
   padding:3px 1px;max-height:140px;font-size:11px}
 table.heat th.grp{text-align:left;background:#eef;font-size:12px}
+table.heat td.l,table.heat th.l{position:sticky;left:0;z-index:1;background:#fff;box-shadow:1px 0 0 #ddd}
+table.heat th.l{background:#f6f6f6}
+table.heat th.grp span{position:sticky;left:4px;display:inline-block;white-space:normal;max-width:calc(100vw - 60px)}
+@media (max-width:700px){body{margin:8px 8px} table:not(.heat){display:block;overflow-x:auto;max-width:100%}}
 table.heat td.gm{font-weight:bold;background:#fafafa}
 td.fail{background:#f99;font-weight:bold}
 .sw{display:inline-block;width:11px;height:11px;margin:0 3px 0 10px;vertical-align:-1px}
@@ -561,7 +565,7 @@ def heatmap(s, colours):
                                 "group-inprocess", s.inproc)):
         if not allocs:
             continue
-        h.append(f'<tr><th class="grp" colspan="{ncol}" id="{gid}">{esc(gname)}</th></tr>')
+        h.append(f'<tr><th class="grp" colspan="{ncol}" id="{gid}"><span>{esc(gname)}</span></th></tr>')
         for a in allocs:
             h.append(f'<tr><td class="l"><span class="sw" style="background:{colours[a]};margin-left:0"></span>'
                      f'{esc(a)}</td>')
