@@ -97,3 +97,10 @@ set_tests_properties(cli-run-table PROPERTIES LABELS "bench;cli"
 add_test(NAME cli-run-json-null COMMAND hkbench run glibc-simple --tiny --format json --allocs system)
 set_tests_properties(cli-run-json-null PROPERTIES LABELS "bench;cli"
   PASS_REGULAR_EXPRESSION "\"held_kb\": null, \"live_kb\": null.*\"cpu_seconds\": [0-9]")
+
+# One row for every front end: the header tools/uk-sweep.sh writes is the one
+# hkbench prints (bench/result.h's HKB_RESULT_CSV_HEADER, which the Unikraft image prints too).
+add_test(NAME row-header-unikraft COMMAND sh -c "h=$('$<TARGET_FILE:hkbench>' run glibc-simple --tiny --allocs system | head -n 1) && \
+grep -q -x \"header=$h\" '${PROJECT_SOURCE_DIR}/tools/uk-sweep.sh' && \
+grep -q 'HKB_RESULT_CSV_HEADER' '${PROJECT_SOURCE_DIR}/unikraft/app-bench/main.c'")
+set_tests_properties(row-header-unikraft PROPERTIES LABELS "bench;unit")

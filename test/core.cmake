@@ -30,3 +30,19 @@ if(MIMALLOC_LIBRARY AND MIMALLOC_INCLUDE_DIR)
   add_test(NAME mimalloc-table COMMAND mimalloc-table)
   set_tests_properties(mimalloc-table PROPERTIES LABELS mimalloc)
 endif()
+
+# The include graph (tools/include-graph.py): no circle, src/core points to no
+# backend, the lab uses only public headers, docs/layout.md's copy is current;
+# and the checker itself finds a circle planted in a scratch tree.
+find_package(Python3 COMPONENTS Interpreter QUIET)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME include-graph COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/include-graph.py
+    --check --doc ${PROJECT_SOURCE_DIR}/docs/layout.md ${PROJECT_SOURCE_DIR})
+  set_tests_properties(include-graph PROPERTIES LABELS "core;unit")
+  add_test(NAME include-graph-finds COMMAND sh -c "d=$(mktemp -d) && mkdir -p $d/tools $d/src/core $d/src/shard && \
+printf '#include \"b.h\"\\n' > $d/tools/a.h && printf '#include \"a.h\"\\n' > $d/tools/b.h && \
+printf '#include \"shard/shard.h\"\\n' > $d/src/core/x.c && touch $d/src/shard/shard.h && \
+'${Python3_EXECUTABLE}' '${PROJECT_SOURCE_DIR}/tools/include-graph.py' --check $d 2>&1; rm -rf $d")
+  set_tests_properties(include-graph-finds PROPERTIES LABELS "core;unit"
+    PASS_REGULAR_EXPRESSION "include circle: tools/a.h -> tools/b.h -> tools/a.h.*src/core points to a backend: src/core/x.c -> src/shard/shard.h.*2 rules broken")
+endif()

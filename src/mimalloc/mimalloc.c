@@ -131,7 +131,7 @@ static void account_free(struct mi_instance *m, void *p)
 /* --- Operations ------------------------------------------------------------ */
 
 /* Try each arena's heap in order; zero asks for zeroed memory. */
-static void *mi_inst_alloc(hk_alloc_t *a, size_t align, size_t size, bool zero)
+static void *mimalloc_alloc(hk_alloc_t *a, size_t align, size_t size, bool zero)
 {
 	struct mi_instance *m = to_mi(a);
 	struct mi_thread_heaps *t = thread_heaps(m);
@@ -165,20 +165,20 @@ static void *mi_inst_alloc(hk_alloc_t *a, size_t align, size_t size, bool zero)
 	return NULL;
 }
 
-static void *mi_inst_malloc(hk_alloc_t *a, size_t size) { return mi_inst_alloc(a, HK_MIN_ALIGN, size, false); }
-static void *mi_inst_calloc(hk_alloc_t *a, size_t size) { return mi_inst_alloc(a, HK_MIN_ALIGN, size, true); }
-static void *mi_inst_memalign(hk_alloc_t *a, size_t align, size_t size)
+static void *mimalloc_malloc(hk_alloc_t *a, size_t size) { return mimalloc_alloc(a, HK_MIN_ALIGN, size, false); }
+static void *mimalloc_calloc(hk_alloc_t *a, size_t size) { return mimalloc_alloc(a, HK_MIN_ALIGN, size, true); }
+static void *mimalloc_memalign(hk_alloc_t *a, size_t align, size_t size)
 {
-	return mi_inst_alloc(a, align < HK_MIN_ALIGN ? HK_MIN_ALIGN : align, size, false);
+	return mimalloc_alloc(a, align < HK_MIN_ALIGN ? HK_MIN_ALIGN : align, size, false);
 }
 
-static void mi_inst_free(hk_alloc_t *a, void *p)
+static void mimalloc_free(hk_alloc_t *a, void *p)
 {
 	account_free(to_mi(a), p);
 	mi.free(p);
 }
 
-static size_t mi_inst_usable_size(hk_alloc_t *a, void *p) { return mi.usable_size(p); }
+static size_t mimalloc_usable_size(hk_alloc_t *a, void *p) { return mi.usable_size(p); }
 
 /*
  * mimalloc 2.0 takes an arena only in whole segments (32 MiB) at a 32 MiB
@@ -188,7 +188,7 @@ static size_t mi_inst_usable_size(hk_alloc_t *a, void *p) { return mi.usable_siz
  */
 #define MI_ARENA_ALIGN ((size_t)32 << 20)  /* 32 MiB: mimalloc 2.0's segment size */
 
-static int mi_inst_addmem(hk_alloc_t *a, void *base, size_t len)
+static int mimalloc_addmem(hk_alloc_t *a, void *base, size_t len)
 {
 	struct mi_instance *m = to_mi(a);
 	uintptr_t start = hk_align_up((uintptr_t)base, MI_ARENA_ALIGN);
@@ -210,14 +210,14 @@ static int mi_inst_addmem(hk_alloc_t *a, void *base, size_t len)
 	return rc;
 }
 
-static size_t mi_inst_availmem(hk_alloc_t *a)
+static size_t mimalloc_availmem(hk_alloc_t *a)
 {
 	struct mi_instance *m = to_mi(a);
 	size_t used = __atomic_load_n(&m->in_use, __ATOMIC_RELAXED);
 	return used < m->managed ? m->managed - used : 0;
 }
 
-static void mi_inst_stats(hk_alloc_t *a, struct hk_stats *out)
+static void mimalloc_stats(hk_alloc_t *a, struct hk_stats *out)
 {
 	struct mi_instance *m = to_mi(a);
 	out->nr_allocs = __atomic_load_n(&m->nr_allocs, __ATOMIC_RELAXED);
@@ -254,7 +254,7 @@ static bool visit_block(const mi_heap_t *h, const mi_heap_area_t *area, void *bl
 	return true;
 }
 
-static int mi_inst_check(hk_alloc_t *a, struct hk_check_report *r)
+static int mimalloc_check(hk_alloc_t *a, struct hk_check_report *r)
 {
 	struct mi_instance *m = to_mi(a);
 	struct mi_thread_heaps *t = thread_heaps(m);
@@ -267,7 +267,7 @@ static int mi_inst_check(hk_alloc_t *a, struct hk_check_report *r)
 	return 0;
 }
 
-static void mi_inst_destroy(hk_alloc_t *a)
+static void mimalloc_destroy(hk_alloc_t *a)
 {
 	/*
 	 * mimalloc cannot give an arena back: the regions stay registered with
@@ -280,18 +280,18 @@ static void mi_inst_destroy(hk_alloc_t *a)
 			mi_tl[i].instance_id = 0;
 }
 
-static const struct hk_alloc_ops mi_ops = {
-	.malloc = mi_inst_malloc,
-	.calloc = mi_inst_calloc,
-	.memalign = mi_inst_memalign,
-	.free = mi_inst_free,
-	.usable_size = mi_inst_usable_size,
-	.addmem = mi_inst_addmem,
-	.maxalloc = mi_inst_availmem,
-	.availmem = mi_inst_availmem,
-	.stats = mi_inst_stats,
-	.check = mi_inst_check,
-	.destroy = mi_inst_destroy,
+static const struct hk_alloc_ops mimalloc_ops = {
+	.malloc = mimalloc_malloc,
+	.calloc = mimalloc_calloc,
+	.memalign = mimalloc_memalign,
+	.free = mimalloc_free,
+	.usable_size = mimalloc_usable_size,
+	.addmem = mimalloc_addmem,
+	.maxalloc = mimalloc_availmem,
+	.availmem = mimalloc_availmem,
+	.stats = mimalloc_stats,
+	.check = mimalloc_check,
+	.destroy = mimalloc_destroy,
 };
 
 /* The instance header sits at the start of the region; the arena is the aligned part after it. */
@@ -306,9 +306,9 @@ hk_alloc_t *hk_mimalloc_create(void *base, size_t len)
 		return NULL;
 	struct mi_instance *m = (struct mi_instance *)b;
 	memset(m, 0, sizeof *m);
-	_hk_alloc_init(&m->base, &mi_ops, &_hk_mimalloc_backend);
+	_hk_alloc_init(&m->base, &mimalloc_ops, &_hk_mimalloc_backend);
 	m->id = __atomic_fetch_add(&mi_next_id, 1, __ATOMIC_RELAXED);
-	if (mi_inst_addmem(&m->base, (void *)arena, end - arena) != 0)
+	if (mimalloc_addmem(&m->base, (void *)arena, end - arena) != 0)
 		return NULL;
 	return &m->base;
 }
