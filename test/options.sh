@@ -62,6 +62,13 @@ expect "tunable: huge cache in MiB" '^heapkit: +HEAPKIT_HUGE_CACHE=67108864 +\(e
 expect "tunable: segment cache" '^heapkit: +HEAPKIT_SEGMENT_CACHE=2 +\(environment\)'
 expect "verbose: defaults" '^heapkit: +HEAPKIT_RESERVE=0 +\(default\)'
 
+# The README documents every option the drop-in lists.
+run HEAPKIT_VERBOSE=1
+readme=$(dirname "$0")/../README.md
+for name in $(sed -n 's/^heapkit: *\(HEAPKIT_[A-Z_]*\)=.*/\1/p' "$out"); do
+	grep -q "^| \`$name[=\`]" "$readme" && echo "ok   README documents $name" || { echo "FAIL README: no row for $name"; fails=$((fails + 1)); }
+done
+
 # Failed requests, one line each, only when asked.
 run HEAPKIT_SHOW_ERRORS=1
 expect "errors: malloc too large" '^heapkit: a malloc failed: out of memory \(ENOMEM\)$'
