@@ -70,15 +70,41 @@ static long walk_free_blocks(hk_alloc_t *a)
 	return nr_free;
 }
 
+/* A tlsf instance over len fresh bytes, and what it had free at the start. */
+struct fixture {
+	void *mem;
+	size_t len;
+	hk_alloc_t *a;
+	size_t avail0;
+};
+
+static struct fixture fixture_open(size_t len)
+{
+	struct fixture f = { .mem = region_get(len), .len = len };
+	f.a = hk_tlsf_create(f.mem, len);
+	if (!f.a) {
+		fprintf(stderr, "FAIL: hk_tlsf_create over %zu bytes\n", len);
+		exit(1);
+	}
+	f.avail0 = hk_availmem(f.a);
+	return f;
+}
+
+/* Everything was freed: all the memory is free again, as one block, the heap consistent; the region goes. */
+static void fixture_close_empty(struct fixture *f, const char *when)
+{
+	CHECKF(hk_availmem(f->a) == f->avail0, "availmem %zu %s, was %zu", hk_availmem(f->a), when, f->avail0);
+	CHECK(walk_free_blocks(f->a) == 1);
+	kit_heap_ok(f->a, when);
+	munmap(f->mem, f->len);
+}
+
 /* --- realloc in place ------------------------------------------------------ */
 
 static void test_realloc_inplace(void)
 {
-	size_t len = 1 * MiB;
-	void *mem = region_get(len);
-	hk_alloc_t *a = hk_tlsf_create(mem, len);
-	CHECK(a != NULL);
-	size_t avail0 = hk_availmem(a);
+	struct fixture f = fixture_open(1 * MiB);
+	hk_alloc_t *a = f.a;
 	char *x = op_malloc(a, 1000), *y = op_malloc(a, 3000), *z = op_malloc(a, 100);
 	CHECK(x && y && z && y > x && z > y);
 	kit_stamp(x, 1000, 1);
@@ -114,19 +140,16 @@ static void test_realloc_inplace(void)
 	kit_heap_ok(a, "after shrinking");
 	op_free(a, x);
 	op_free(a, z);
-	CHECK(hk_availmem(a) == avail0 && walk_free_blocks(a) == 1);
-	kit_heap_ok(a, "at the end");
-	munmap(mem, len);
+	fixture_close_empty(&f, "at the end");
 }
 
 /* --- One word of overhead per used block ------------------------------------ */
 
 static void test_overhead(void)
 {
-	size_t len = 4 * MiB;
-	void *mem = region_get(len);
-	hk_alloc_t *a = hk_tlsf_create(mem, len);
-	size_t avail0 = hk_availmem(a);
+	struct fixture f = fixture_open(4 * MiB);
+	hk_alloc_t *a = f.a;
+	size_t avail0 = f.avail0;
 	struct hk_stats st;
 	/* Each block costs its usable size plus one word of availmem, no more. */
 	enum { N = 600 };
@@ -179,8 +202,7 @@ static void test_overhead(void)
 		op_free(a, q);
 		CHECK(hk_availmem(a) == before);
 	}
-	kit_heap_ok(a, "at the end");
-	munmap(mem, len);
+	fixture_close_empty(&f, "at the end");
 }
 
 /* --- Random operations: never two adjacent free blocks ------------------------ */
@@ -214,12 +236,10 @@ static void slot_release(hk_alloc_t *a, struct slot *sl)
 
 static void test_random(void)
 {
-	size_t len = 16 * MiB;
-	void *mem = region_get(len);
-	hk_alloc_t *a = hk_tlsf_create(mem, len);
+	struct fixture f = fixture_open(16 * MiB);
+	hk_alloc_t *a = f.a;
 	enum { SLOTS = 2000, OPS = 60000 };
 	static struct slot slots[SLOTS];
-	size_t avail0 = hk_availmem(a);
 	uint64_t s = 42;
 	for (int op = 1; op <= OPS; op++) {
 		struct slot *sl = &slots[rnd_next(&s) % SLOTS];
@@ -266,20 +286,16 @@ static void test_random(void)
 	for (int i = 0; i < SLOTS; i++)
 		if (slots[i].p)
 			slot_release(a, &slots[i]);
-	CHECKF(hk_availmem(a) == avail0, "availmem %zu after free-all, was %zu", hk_availmem(a), avail0);
-	CHECK(walk_free_blocks(a) == 1);
-	kit_heap_ok(a, "after free-all");
-	munmap(mem, len);
+	fixture_close_empty(&f, "after free-all");
 }
 
 /* --- Fragmentation ---------------------------------------------------------- */
 
 static void test_fragmentation(void)
 {
-	size_t len = 8 * MiB;
-	void *mem = region_get(len);
-	hk_alloc_t *a = hk_tlsf_create(mem, len);
-	size_t avail0 = hk_availmem(a), max0 = hk_maxalloc(a);
+	struct fixture f = fixture_open(8 * MiB);
+	hk_alloc_t *a = f.a;
+	size_t avail0 = f.avail0, max0 = hk_maxalloc(a);
 	/* One area: everything free is one block, and maxalloc promises all of it. */
 	CHECK(max0 == avail0 - WORD);
 	void *all = op_malloc(a, max0);
@@ -334,9 +350,8 @@ static void test_fragmentation(void)
 	}
 	for (int i = 0; i < N; i++)
 		op_free(a, p[i]);
-	CHECK(hk_maxalloc(a) == max0 && hk_availmem(a) == avail0);
-	kit_heap_ok(a, "at the end");
-	munmap(mem, len);
+	CHECK(hk_maxalloc(a) == max0);
+	fixture_close_empty(&f, "at the end");
 }
 
 /* --- Many regions via addmem ------------------------------------------------- */
@@ -484,10 +499,8 @@ static void *checker_run(void *arg)
 
 static void test_threads(void)
 {
-	size_t len = 32 * MiB;
-	void *mem = region_get(len);
-	hk_alloc_t *a = hk_tlsf_create(mem, len);
-	size_t avail0 = hk_availmem(a);
+	struct fixture f = fixture_open(32 * MiB);
+	hk_alloc_t *a = f.a;
 	pthread_t th[T_THREADS], checker;
 	struct worker w[T_THREADS], cw = { a, 0, 0, false };
 	pthread_create(&checker, NULL, checker_run, &cw);
@@ -502,19 +515,15 @@ static void test_threads(void)
 	__atomic_store_n(&cw.stop, true, __ATOMIC_RELEASE);
 	pthread_join(checker, NULL);
 	CHECK(cw.failures == 0);
-	CHECK(hk_availmem(a) == avail0);
-	CHECK(walk_free_blocks(a) == 1);
-	kit_heap_ok(a, "after the threads");
-	munmap(mem, len);
+	fixture_close_empty(&f, "after the threads");
 }
 
 /* --- The heap check catches corruption; free catches misuse ------------------- */
 
 static void test_check_detects(void)
 {
-	size_t len = 1 * MiB;
-	void *mem = region_get(len);
-	hk_alloc_t *a = hk_tlsf_create(mem, len);
+	struct fixture f = fixture_open(1 * MiB);
+	hk_alloc_t *a = f.a;
 	char *x = op_malloc(a, 100), *y = op_malloc(a, 100), *z = op_malloc(a, 100);
 	op_free(a, y);
 	struct tlsf_block *by = block_from_payload(y), *bz = block_from_payload(z);
@@ -545,8 +554,7 @@ static void test_check_detects(void)
 	CHECK(hk_check(a, &r) == 0);
 	op_free(a, x);
 	op_free(a, z);
-	CHECK(hk_check(a, NULL) == 0);
-	munmap(mem, len);
+	fixture_close_empty(&f, "after the corruptions were undone");
 }
 
 /* In a child: an instance with two 100-byte blocks, the first handed to the misuse. */
