@@ -31,6 +31,11 @@ struct hk_alloc_ops {
 	void *(*calloc)(hk_alloc_t *a, size_t size);
 	/* NULL: _hk_compat_realloc (malloc, copy, free). */
 	void *(*realloc)(hk_alloc_t *a, void *p, size_t size);
+	/*
+	 * Required (no compat helper): a backend whose blocks are only aligned
+	 * naturally over-allocates and returns an aligned pointer inside, with
+	 * its own block header (region_memalign in src/region/region.c).
+	 */
 	void *(*memalign)(hk_alloc_t *a, size_t align, size_t size);
 	void (*free)(hk_alloc_t *a, void *p);
 	size_t (*usable_size)(hk_alloc_t *a, void *p);
@@ -103,11 +108,6 @@ void *_hk_compat_calloc(hk_alloc_t *a, size_t size);
  * past the old block. On failure p is untouched.
  */
 void *_hk_compat_realloc(hk_alloc_t *a, void *p, size_t size);
-/*
- * (No helper for memalign: a backend whose malloc only aligns naturally
- * over-allocates and returns an aligned pointer inside, with its own block
- * header; see region_memalign in src/region/region.c.)
- */
 
 /* --- Statistics kept under a backend's lock ------------------------------ */
 
