@@ -76,6 +76,13 @@ expect "errors: calloc overflow" '^heapkit: a request for an overflowing n \* si
 expect "errors: aligned_alloc too large" '^heapkit: a request for 4611686018427387904 bytes failed: out of memory'
 count "errors: one line per failure" 3 '^heapkit: a (malloc|request for)'
 
+if [ -e "$build/libheapkit-checked.so" ]; then
+	lib=$build/libheapkit-checked.so
+	run HEAPKIT_SHOW_ERRORS=1
+	count "errors: the checked drop-in too" 3 '^heapkit: a (malloc|request for)'
+	lib=$build/libheapkit.so
+fi
+
 # A misspelt name: named once, with the nearest option.
 run HEAPKIT_SHWO_STATS=1
 count "misspelt: named once" 1 '^heapkit: unknown option HEAPKIT_SHWO_STATS \(did you mean HEAPKIT_SHOW_STATS\?\)'
