@@ -512,9 +512,10 @@ int hkbench_open(const struct hkbench_choice *c, struct hkb_alloc *out)
 			fprintf(stderr, "hkbench: cannot map a %zu MiB region\n", hkbench_opts.heap_mb);
 			return -1;
 		}
-		hk_alloc_t *a = hk_create(c->backend->name, base, len);
+		hk_alloc_t *a = hk_backend_create(c->backend, base, len);
 		if (!a) {
-			fprintf(stderr, "hkbench: %s refused a %zu MiB region\n", c->name, hkbench_opts.heap_mb);
+			fprintf(stderr, "hkbench: %s refused a %zu MiB region (%s)\n", c->name, hkbench_opts.heap_mb,
+				hk_last_error());
 			munmap(base, len);
 			return -1;
 		}

@@ -167,17 +167,32 @@ static void *heap_map(size_t len)
 	return p;
 }
 
-static size_t heap_len(const struct hk_backend *b, size_t want)
+/* An instance of b and the region under it. */
+struct heap {
+	hk_alloc_t *a;
+	void *mem;
+	size_t len;   /* want, or b's min_region if larger */
+};
+
+/* An instance of b over a fresh region of want bytes or more; exits saying why it could not. */
+static struct heap heap_open(const struct hk_backend *b, size_t want)
 {
-	return b->min_region > want ? b->min_region : want;
+	struct heap h = { .len = b->min_region > want ? b->min_region : want };
+	h.mem = heap_map(h.len);
+	h.a = hk_backend_create(b, h.mem, h.len);
+	if (!h.a) {
+		fprintf(stderr, "hklatency: %s: %s\n", b->name, hk_last_error());
+		exit(2);
+	}
+	return h;
 }
 
 /* Destroy the instance; give the region back only where the backend lets go of it. */
-static void heap_release(const struct hk_backend *b, hk_alloc_t *a, void *mem, size_t len)
+static void heap_release(const struct hk_backend *b, struct heap *h)
 {
-	hk_destroy(a);
+	hk_destroy(h->a);
 	if (b->caps & HK_CAP_RELEASE)
-		munmap(mem, len);
+		munmap(h->mem, h->len);
 }
 
 /* --- Latency ---------------------------------------------------------------------- */
@@ -228,12 +243,11 @@ static struct lat_result latency_run(const struct hk_backend *b, const struct tr
 {
 	struct lat_result res;
 	memset(&res, 0, sizeof res);
-	size_t len = heap_len(b, LAT_HEAP);
-	void *mem = heap_map(len);
-	hk_alloc_t *a = b->create(mem, len);
+	struct heap h = heap_open(b, LAT_HEAP);
+	hk_alloc_t *a = h.a;
 	void **slot = calloc(t->slots, sizeof *slot);
 	uint32_t *times[2] = { malloc(t->nr * sizeof(uint32_t)), malloc(t->nr * sizeof(uint32_t)) };
-	if (!a || !slot || !times[0] || !times[1]) {
+	if (!slot || !times[0] || !times[1]) {
 		fprintf(stderr, "hklatency: cannot set up %s\n", b->name);
 		exit(2);
 	}
@@ -269,7 +283,7 @@ static struct lat_result latency_run(const struct hk_backend *b, const struct tr
 		free(times[k]);
 	}
 	free(slot);
-	heap_release(b, a, mem, len);
+	heap_release(b, &h);
 	return res;
 }
 
@@ -320,12 +334,11 @@ static struct frag_result fragmentation_run(const struct hk_backend *b, const st
 {
 	struct frag_result res;
 	memset(&res, 0, sizeof res);
-	size_t len = heap_len(b, FRAG_HEAP);
-	void *mem = heap_map(len);
-	hk_alloc_t *a = b->create(mem, len);
+	struct heap h = heap_open(b, FRAG_HEAP);
+	hk_alloc_t *a = h.a;
 	void **slot = calloc(t->slots, sizeof *slot);
 	uint32_t *size = calloc(t->slots, sizeof *size);
-	if (!a || !slot || !size) {
+	if (!slot || !size) {
 		fprintf(stderr, "hklatency: cannot set up %s\n", b->name);
 		exit(2);
 	}
@@ -345,14 +358,14 @@ static struct frag_result fragmentation_run(const struct hk_backend *b, const st
 			res.live_bytes += size[i];
 	res.availmem = hk_availmem(a);
 	res.maxalloc = hk_maxalloc(a);
-	res.largest = probe_largest(a, len);
+	res.largest = probe_largest(a, h.len);
 	for (size_t i = 0; i < t->slots; i++)
 		hk_free(a, slot[i]);
 	res.maxalloc_empty = hk_maxalloc(a);
-	res.heap = len;
+	res.heap = h.len;
 	free(slot);
 	free(size);
-	heap_release(b, a, mem, len);
+	heap_release(b, &h);
 	return res;
 }
 

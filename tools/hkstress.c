@@ -449,7 +449,7 @@ static void run_rounds(void)
 /* An instance of b over [base, base+len), wrapped when --checked; *inner: the backend's own. */
 static hk_alloc_t *instance_create(const struct hk_backend *b, void *base, size_t len, hk_alloc_t **inner)
 {
-	hk_alloc_t *a = *inner = hk_create(b->name, base, len);
+	hk_alloc_t *a = *inner = hk_backend_create(b, base, len);
 	if (a && opt.checked) {
 		hk_alloc_t *c = hk_checked_create(a, 0);
 		if (!c)
@@ -513,7 +513,7 @@ static void run_exhaustion(const struct hk_backend *b)
 				instance_destroy(a, inner);
 			a = instance_create(b, base, len, &inner);
 			if (!a)
-				fail(NULL, "exhaustion: create over %zu bytes failed", len);
+				fail(NULL, "exhaustion: create over %zu bytes failed: %s", len, hk_last_error());
 			initial = hk_availmem(a);
 		}
 		heap = a;
@@ -648,7 +648,7 @@ int main(int argc, char **argv)
 			fail(NULL, "mmap of a %zu-byte region failed", len);
 		heap = instance_create(b, base, len, &inner);
 		if (!heap)
-			fail(NULL, "creating %s over %zu bytes failed", b->name, len);
+			fail(NULL, "creating %s over %zu bytes failed: %s", b->name, len, hk_last_error());
 		initial = hk_availmem(heap);
 	}
 	run_rounds();
