@@ -128,13 +128,17 @@ static void realloc_freed(void)
 	m_free(p);
 }
 
+/* Blocks a checked child instance holds back after their free (write-after-free outlives it four times). */
+#define CHILD_QUARANTINE 256
+
+/* Found when the block leaves the quarantine (instances) or at exit (the drop-in's default 4096 blocks). */
 static void write_after_free(void)
 {
 	char *p = m_malloc(64);
 	announce(p);
 	m_free(p);
 	p[8] = 'x';
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < 4 * CHILD_QUARANTINE; i++)
 		m_free(m_malloc(32));
 }
 
@@ -269,7 +273,8 @@ static void checked_child(void)
 	size_t len;
 	void *base = region_map(child_backend, &len);
 	hk_alloc_t *inner = hk_create(child_backend->name, base, len);
-	heap = inner ? hk_checked_create(inner, 0) : NULL;
+	/* a quarantine of CHILD_QUARANTINE blocks: write-after-free's frees push its block out */
+	heap = inner ? hk_checked_create(inner, CHILD_QUARANTINE) : NULL;
 	if (!heap)
 		_exit(4);
 	child_misuse->run();

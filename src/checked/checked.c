@@ -784,16 +784,15 @@ static hk_alloc_t *checked_new(hk_alloc_t *inner, size_t quarantine)
 	while (quarantine > 1 && quarantine * sizeof *c->ring > room / 4)
 		quarantine /= 2;
 	bool table_ok = table_rebuild(c, TABLE_MIN);
-	for (c->ring_cap = quarantine; c->ring_cap >= 1 && !c->ring; c->ring_cap /= 2)
-		c->ring = inner->ops->malloc(inner, c->ring_cap * sizeof *c->ring);
+	/* the largest ring (and grave) that memory allows, halving down to 1 entry (64 slots) */
+	for (c->ring_cap = quarantine; !(c->ring = inner->ops->malloc(inner, c->ring_cap * sizeof *c->ring));)
+		if ((c->ring_cap /= 2) == 0)
+			break;
 	for (c->grave_cap = GRAVE_SLOTS; c->grave_cap > 64 && c->grave_cap * sizeof *c->grave > room / 8;)
 		c->grave_cap /= 2;
-	for (; c->grave_cap >= 64 && !c->grave; c->grave_cap /= 2)
-		c->grave = inner->ops->malloc(inner, c->grave_cap * sizeof *c->grave);
-	if (c->ring)
-		c->ring_cap *= 2;
-	if (c->grave)
-		c->grave_cap *= 2;
+	for (; !(c->grave = inner->ops->malloc(inner, c->grave_cap * sizeof *c->grave));)
+		if ((c->grave_cap /= 2) < 64)
+			break;
 	if (!c->ring || !c->grave || !table_ok) {
 		if (c->table)
 			inner->ops->free(inner, c->table);
