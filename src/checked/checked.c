@@ -714,52 +714,76 @@ void _hk_checked_free_as(hk_alloc_t *a, void *p, unsigned form, size_t size, siz
 
 /* --- Bounds of a write (the drop-in's memcpy, memset, strcpy, ...) -------------------------------- */
 
+#define SCAN_BACK 512u   /* how far before a write's start a live block's start is looked for */
+
+/* Die for a write of n bytes at d that b's bounds (or its free) forbid: what, at offset off of b. */
+__attribute__((noreturn)) static void write_die(const struct blk *b, uintptr_t d, size_t n, const char *fn,
+						const char *what, long off)
+{
+	char msg[192];
+	size_t k = 0;
+	put(msg, sizeof msg, &k, "checked: ");
+	put(msg, sizeof msg, &k, fn);
+	put(msg, sizeof msg, &k, " of ");
+	put_num(msg, sizeof msg, &k, n, 10);
+	put(msg, sizeof msg, &k, " bytes at offset ");
+	if (d < b->p)
+		put(msg, sizeof msg, &k, "-");
+	put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
+	put(msg, sizeof msg, &k, ": ");
+	put(msg, sizeof msg, &k, what);
+	put(msg, sizeof msg, &k, " (before the write)");
+	msg[k] = 0;
+	_hk_ck_die(msg, (void *)b->p, b, true, off);
+}
+
+/* The first word of a small block's front canary sits 32 bytes before u: a cheap filter before a table probe. */
+static bool canary_before(uintptr_t u, uintptr_t floor)
+{
+	if (u - FRONT_BYTES < floor)
+		return false;
+	uint64_t w;
+	memcpy(&w, (const void *)(u - FRONT_BYTES), sizeof w);
+	return w == 0x0101010101010101ull * CANARY_BYTE;
+}
+
 /*
  * [dst, dst + n) written: die if it starts in a live block's front canary
- * or runs past the end of a block it starts in (found when dst is the
- * block's start, up to 15 bytes into it, or up to 32 bytes before it), or
- * lies in a held block. Large blocks need no check: their guard pages trap.
+ * (up to 32 bytes before the block), runs past the end of the live block it
+ * starts in (found when the block starts at most SCAN_BACK bytes before the
+ * write, on the same page), or starts in a held block. Large blocks need no
+ * check: their guard pages trap the first byte out of bounds.
  */
 void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const char *fn)
 {
 	struct checked *c = to_checked(a);
 	uintptr_t d = (uintptr_t)dst, down = hk_align_down(d, HK_MIN_ALIGN);
+	uintptr_t floor = hk_align_down(d, HK_PAGE_SIZE);   /* the scan stays on dst's page: it is mapped */
 	c_lock(c);
-	for (uintptr_t u = down; u <= down + FRONT_BYTES; u += HK_MIN_ALIGN) {
+	/* a block starting just after d: the write starts in its front canary */
+	for (uintptr_t u = down + HK_MIN_ALIGN; u <= down + FRONT_BYTES; u += HK_MIN_ALIGN) {
 		const struct blk *b = table_find(c, u);
-		const char *what;
-		long off;
-		if (b) {
-			uintptr_t in = d - b->p;       /* where the write starts in the block */
-			if (d < b->p) {
-				what = "write before the start of the block";
-				off = -(long)(b->p - d);
-			} else if (in > b->size || n > b->size - in) {
-				what = "write past the end of the block";
-				off = (long)(in > b->size ? in : b->size);
-			} else {
+		if (b && !(b->flags & BLK_ZERO))
+			write_die(b, d, n, fn, "write before the start of the block", -(long)(b->p - d));
+	}
+	/* the block d lies in: its start at or before d */
+	for (uintptr_t u = down; u + SCAN_BACK >= down && u >= floor; u -= HK_MIN_ALIGN) {
+		const struct blk *b = NULL;
+		if (u == down || u == floor || canary_before(u, floor))   /* a large block starts on a page */
+			b = table_find(c, u);
+		if (!b) {
+			if (u == down && (b = ring_find(c, u)) != NULL && d - u < (b->size ? b->size : 1))
+				write_die(b, d, n, fn, "write into the block after it was freed", (long)(d - u));
+			if (u == floor)
 				break;
-			}
-		} else if (u == down && (b = ring_find(c, u)) != NULL && d - u < b->size) {
-			what = "write into the block after it was freed";
-			off = (long)(d - u);
-		} else {
 			continue;
 		}
-		char msg[160];
-		size_t k = 0;
-		put(msg, sizeof msg, &k, "checked: ");
-		put(msg, sizeof msg, &k, fn);
-		put(msg, sizeof msg, &k, " of ");
-		put_num(msg, sizeof msg, &k, n, 10);
-		put(msg, sizeof msg, &k, " bytes at offset ");
-		if (d < b->p)
-			put(msg, sizeof msg, &k, "-");
-		put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
-		put(msg, sizeof msg, &k, ": ");
-		put(msg, sizeof msg, &k, what);
-		msg[k] = 0;
-		_hk_ck_die(msg, (void *)b->p, b, true, off);
+		uintptr_t in = d - b->p;        /* where the write starts in the block */
+		if (in <= b->size && n <= b->size - in)
+			break;                  /* inside */
+		if (u == down || d < blk_end(c, b))   /* d in the block or its back canary */
+			write_die(b, d, n, fn, "write past the end of the block", (long)(in > b->size ? in : b->size));
+		break;                          /* a block that ends before d: not this write's */
 	}
 	c_unlock(c);
 }
@@ -826,6 +850,17 @@ hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
 
 #if defined(HK_HAVE_SHARD) && defined(HK_HOSTED) && HK_HOSTED
 static hk_alloc_t *dropin_checked;            /* created on first use, never freed */
+
+void _hk_dropin_write_check(const void *dst, size_t n, const char *fn)
+{
+#if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
+	if (_hk_ck_busy)
+		return;
+#endif
+	hk_alloc_t *a = __atomic_load_n(&dropin_checked, __ATOMIC_ACQUIRE);
+	if (a && n)
+		_hk_checked_write_check(a, dst, n, fn);
+}
 static hk_lock_t dropin_checked_lock = HK_LOCK_INIT;
 
 hk_alloc_t *_hk_dropin_checked(void)
