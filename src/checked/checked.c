@@ -297,17 +297,48 @@ static void held_or_die(struct checked *c, const struct blk *h, const char *when
 
 /* --- Addresses gone from the quarantine ------------------------------------------------------- */
 
-static inline size_t grave_slot(const struct checked *c, uintptr_t p) { return slot_hash(p, c->grave_cap); }
+/*
+ * The grave: buckets of GRAVE_WAYS addresses, oldest first; a full bucket
+ * drops its oldest to bury a new one.
+ */
+static inline uintptr_t *grave_bucket(const struct checked *c, uintptr_t p)
+{
+	return &c->grave[slot_hash(p, c->grave_cap / GRAVE_WAYS) * GRAVE_WAYS];
+}
 
-static void grave_bury(struct checked *c, uintptr_t p) { c->grave[grave_slot(c, p)] = p; }
+static void grave_bury(struct checked *c, uintptr_t p)
+{
+	uintptr_t *g = grave_bucket(c, p);
+	for (unsigned i = 0; i < GRAVE_WAYS; i++)
+		if (g[i] == 0 || g[i] == p) {
+			g[i] = p;
+			return;
+		}
+	for (unsigned i = 0; i + 1 < GRAVE_WAYS; i++)
+		g[i] = g[i + 1];
+	g[GRAVE_WAYS - 1] = p;
+}
 
 static void grave_forget(struct checked *c, uintptr_t p)
 {
-	if (c->grave[grave_slot(c, p)] == p)
-		c->grave[grave_slot(c, p)] = 0;
+	uintptr_t *g = grave_bucket(c, p);
+	for (unsigned i = 0; i < GRAVE_WAYS; i++)
+		if (g[i] == p) {
+			for (; i + 1 < GRAVE_WAYS; i++)
+				g[i] = g[i + 1];
+			g[GRAVE_WAYS - 1] = 0;
+			return;
+		}
 }
 
-static bool grave_holds(struct checked *c, uintptr_t p) { return c->grave[grave_slot(c, p)] == p; }
+static bool grave_holds(struct checked *c, uintptr_t p)
+{
+	const uintptr_t *g = grave_bucket(c, p);
+	for (unsigned i = 0; i < GRAVE_WAYS; i++)
+		if (g[i] == p)
+			return true;
+	return false;
+}
 
 /* --- The quarantine ------------------------------------------------------------ */
 
@@ -751,8 +782,9 @@ static bool canary_before(uintptr_t u, uintptr_t floor)
  * [dst, dst + n) written: die if it starts in a live block's front canary
  * (up to 32 bytes before the block), runs past the end of the live block it
  * starts in (found when the block starts at most SCAN_BACK bytes before the
- * write, on the same page), or starts in a held block. Large blocks need no
- * check: their guard pages trap the first byte out of bounds.
+ * write on the same page, or at the start of that page), or starts in a held
+ * block. A write into a large block that starts on a later page is left to
+ * its guard page, which traps the first byte out of bounds.
  */
 void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const char *fn)
 {
@@ -766,10 +798,10 @@ void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const cha
 		if (b && !(b->flags & BLK_ZERO))
 			write_die(b, d, n, fn, "write before the start of the block", -(long)(b->p - d));
 	}
-	/* the block d lies in: its start at or before d */
-	for (uintptr_t u = down; u + SCAN_BACK >= down && u >= floor; u -= HK_MIN_ALIGN) {
+	/* the block d lies in: its start at or before d (SCAN_BACK bytes at most, then d's page: a large block's) */
+	for (uintptr_t u = down; u >= floor; u = (u - floor > SCAN_BACK) ? floor : u - HK_MIN_ALIGN) {
 		const struct blk *b = NULL;
-		if (u == down || u == floor || canary_before(u, floor))   /* a large block starts on a page */
+		if (u == down || u == floor || canary_before(u, floor))
 			b = table_find(c, u);
 		if (!b) {
 			if (u == down && (b = ring_find(c, u)) != NULL && d - u < (b->size ? b->size : 1))
@@ -815,7 +847,7 @@ static hk_alloc_t *checked_new(hk_alloc_t *inner, size_t quarantine)
 	for (c->grave_cap = GRAVE_SLOTS; c->grave_cap > 64 && c->grave_cap * sizeof *c->grave > room / 8;)
 		c->grave_cap /= 2;
 	for (; !(c->grave = inner->ops->malloc(inner, c->grave_cap * sizeof *c->grave));)
-		if ((c->grave_cap /= 2) < 64)
+		if ((c->grave_cap /= 2) < 64)   /* 16 buckets at least */
 			break;
 	if (!c->ring || !c->grave || !table_ok) {
 		if (c->table)
