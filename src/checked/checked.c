@@ -778,6 +778,17 @@ static bool canary_before(uintptr_t u, uintptr_t floor)
 	return w == 0x0101010101010101ull * CANARY_BYTE;
 }
 
+/* A held small block could start at u: its front canary's last word before it, zeros (the freed fill) at it. */
+static bool held_looking(uintptr_t u, uintptr_t floor)
+{
+	if (u - sizeof(uint64_t) < floor)
+		return false;
+	uint64_t before, at;
+	memcpy(&before, (const void *)(u - sizeof before), sizeof before);
+	memcpy(&at, (const void *)u, sizeof at);
+	return before == 0x0101010101010101ull * CANARY_BYTE && at == 0x0101010101010101ull * FREED_BYTE;
+}
+
 /*
  * [dst, dst + n) written: die if it starts in a live block's front canary
  * (up to 32 bytes before the block), runs past the end of the live block it
@@ -804,7 +815,8 @@ void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const cha
 		if (u == down || u == floor || canary_before(u, floor))
 			b = table_find(c, u);
 		if (!b) {
-			if (u == down && (b = ring_find(c, u)) != NULL && d - u < (b->size ? b->size : 1))
+			if (u == down && held_looking(u, floor) && (b = ring_find(c, u)) != NULL &&
+			    d - u < (b->size ? b->size : 1))
 				write_die(b, d, n, fn, "write into the block after it was freed", (long)(d - u));
 			if (u == floor)
 				break;
