@@ -297,17 +297,48 @@ static void held_or_die(struct checked *c, const struct blk *h, const char *when
 
 /* --- Addresses gone from the quarantine ------------------------------------------------------- */
 
-static inline size_t grave_slot(const struct checked *c, uintptr_t p) { return slot_hash(p, c->grave_cap); }
+/*
+ * The grave: buckets of GRAVE_WAYS addresses, oldest first; a full bucket
+ * drops its oldest to bury a new one.
+ */
+static inline uintptr_t *grave_bucket(const struct checked *c, uintptr_t p)
+{
+	return &c->grave[slot_hash(p, c->grave_cap / GRAVE_WAYS) * GRAVE_WAYS];
+}
 
-static void grave_bury(struct checked *c, uintptr_t p) { c->grave[grave_slot(c, p)] = p; }
+static void grave_bury(struct checked *c, uintptr_t p)
+{
+	uintptr_t *g = grave_bucket(c, p);
+	for (unsigned i = 0; i < GRAVE_WAYS; i++)
+		if (g[i] == 0 || g[i] == p) {
+			g[i] = p;
+			return;
+		}
+	for (unsigned i = 0; i + 1 < GRAVE_WAYS; i++)
+		g[i] = g[i + 1];
+	g[GRAVE_WAYS - 1] = p;
+}
 
 static void grave_forget(struct checked *c, uintptr_t p)
 {
-	if (c->grave[grave_slot(c, p)] == p)
-		c->grave[grave_slot(c, p)] = 0;
+	uintptr_t *g = grave_bucket(c, p);
+	for (unsigned i = 0; i < GRAVE_WAYS; i++)
+		if (g[i] == p) {
+			for (; i + 1 < GRAVE_WAYS; i++)
+				g[i] = g[i + 1];
+			g[GRAVE_WAYS - 1] = 0;
+			return;
+		}
 }
 
-static bool grave_holds(struct checked *c, uintptr_t p) { return c->grave[grave_slot(c, p)] == p; }
+static bool grave_holds(struct checked *c, uintptr_t p)
+{
+	const uintptr_t *g = grave_bucket(c, p);
+	for (unsigned i = 0; i < GRAVE_WAYS; i++)
+		if (g[i] == p)
+			return true;
+	return false;
+}
 
 /* --- The quarantine ------------------------------------------------------------ */
 
@@ -714,52 +745,95 @@ void _hk_checked_free_as(hk_alloc_t *a, void *p, unsigned form, size_t size, siz
 
 /* --- Bounds of a write (the drop-in's memcpy, memset, strcpy, ...) -------------------------------- */
 
+#define SCAN_BACK 512u         /* how far before a write's start a small block's start is looked for */
+#define LARGE_SCAN_PAGES 64u   /* how many pages before a page-crossing write a large block's start is */
+
+/* Die for a write of n bytes at d that b's bounds (or its free) forbid: what, at offset off of b. */
+__attribute__((noreturn)) static void write_die(const struct blk *b, uintptr_t d, size_t n, const char *fn,
+						const char *what, long off)
+{
+	char msg[192];
+	size_t k = 0;
+	put(msg, sizeof msg, &k, "checked: ");
+	put(msg, sizeof msg, &k, fn);
+	put(msg, sizeof msg, &k, " of ");
+	put_num(msg, sizeof msg, &k, n, 10);
+	put(msg, sizeof msg, &k, " bytes at offset ");
+	if (d < b->p)
+		put(msg, sizeof msg, &k, "-");
+	put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
+	put(msg, sizeof msg, &k, ": ");
+	put(msg, sizeof msg, &k, what);
+	put(msg, sizeof msg, &k, " (before the write)");
+	msg[k] = 0;
+	_hk_ck_die(msg, (void *)b->p, b, true, off);
+}
+
+/* The first word of a small block's front canary sits 32 bytes before u: a cheap filter before a table probe. */
+static bool canary_before(uintptr_t u, uintptr_t floor)
+{
+	if (u - FRONT_BYTES < floor)
+		return false;
+	uint64_t w;
+	memcpy(&w, (const void *)(u - FRONT_BYTES), sizeof w);
+	return w == 0x0101010101010101ull * CANARY_BYTE;
+}
+
+/* A held small block could start at u: its front canary's last word before it, zeros (the freed fill) at it. */
+static bool held_looking(uintptr_t u, uintptr_t floor)
+{
+	if (u - sizeof(uint64_t) < floor)
+		return false;
+	uint64_t before, at;
+	memcpy(&before, (const void *)(u - sizeof before), sizeof before);
+	memcpy(&at, (const void *)u, sizeof at);
+	return before == 0x0101010101010101ull * CANARY_BYTE && at == 0x0101010101010101ull * FREED_BYTE;
+}
+
 /*
  * [dst, dst + n) written: die if it starts in a live block's front canary
- * or runs past the end of a block it starts in (found when dst is the
- * block's start, up to 15 bytes into it, or up to 32 bytes before it), or
- * lies in a held block. Large blocks need no check: their guard pages trap.
+ * (up to 32 bytes before the block), runs past the end of the live block it
+ * starts in (found when the block starts at most SCAN_BACK bytes before the
+ * write on the same page, at the start of that page, or, for a write that
+ * leaves its page, a large block up to LARGE_SCAN_PAGES pages before), or
+ * starts in a held block. A write further into a large block is left to its
+ * guard page, which traps the first byte out of bounds.
  */
 void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const char *fn)
 {
 	struct checked *c = to_checked(a);
 	uintptr_t d = (uintptr_t)dst, down = hk_align_down(d, HK_MIN_ALIGN);
+	uintptr_t floor = hk_align_down(d, HK_PAGE_SIZE);   /* the scan reads dst's page only: it is mapped */
+	const struct blk *b = NULL;
 	c_lock(c);
-	for (uintptr_t u = down; u <= down + FRONT_BYTES; u += HK_MIN_ALIGN) {
-		const struct blk *b = table_find(c, u);
-		const char *what;
-		long off;
-		if (b) {
-			uintptr_t in = d - b->p;       /* where the write starts in the block */
-			if (d < b->p) {
-				what = "write before the start of the block";
-				off = -(long)(b->p - d);
-			} else if (in > b->size || n > b->size - in) {
-				what = "write past the end of the block";
-				off = (long)(in > b->size ? in : b->size);
-			} else {
-				break;
-			}
-		} else if (u == down && (b = ring_find(c, u)) != NULL && d - u < b->size) {
-			what = "write into the block after it was freed";
-			off = (long)(d - u);
-		} else {
-			continue;
-		}
-		char msg[160];
-		size_t k = 0;
-		put(msg, sizeof msg, &k, "checked: ");
-		put(msg, sizeof msg, &k, fn);
-		put(msg, sizeof msg, &k, " of ");
-		put_num(msg, sizeof msg, &k, n, 10);
-		put(msg, sizeof msg, &k, " bytes at offset ");
-		if (d < b->p)
-			put(msg, sizeof msg, &k, "-");
-		put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
-		put(msg, sizeof msg, &k, ": ");
-		put(msg, sizeof msg, &k, what);
-		msg[k] = 0;
-		_hk_ck_die(msg, (void *)b->p, b, true, off);
+	/* a block starting just after d: the write starts in its front canary */
+	for (uintptr_t u = down + HK_MIN_ALIGN; u <= down + FRONT_BYTES; u += HK_MIN_ALIGN) {
+		b = table_find(c, u);
+		if (b && !(b->flags & BLK_ZERO))
+			write_die(b, d, n, fn, "write before the start of the block", -(long)(b->p - d));
+	}
+	/* the block d lies in: its start at or before d, SCAN_BACK bytes at most, then d's page's start */
+	for (uintptr_t u = down;; u = (down - u >= SCAN_BACK) ? floor : u - HK_MIN_ALIGN) {
+		b = (u == down || u == floor || canary_before(u, floor)) ? table_find(c, u) : NULL;
+		if (b)
+			break;
+		if (u == down && held_looking(u, floor) && (b = ring_find(c, u)) != NULL && d - u < (b->size ? b->size : 1))
+			write_die(b, d, n, fn, "write into the block after it was freed", (long)(d - u));
+		if (u == floor)
+			break;
+	}
+	/* a write that leaves its page may run out of a large block that starts pages before it */
+	for (size_t k = 1; !b && k <= LARGE_SCAN_PAGES && (d - floor) + n > HK_PAGE_SIZE && floor > k * HK_PAGE_SIZE; k++) {
+		b = table_find(c, floor - k * HK_PAGE_SIZE);
+		if (b && (!(b->flags & BLK_LARGE) || d >= blk_data_end(b)))
+			b = NULL;                       /* not a large block d lies in */
+	}
+	if (b) {
+		uintptr_t in = d - b->p;                /* where the write starts in the block */
+		bool inside = in <= b->size && n <= b->size - in;
+		/* a block that ends before d (and its canary) is not this write's */
+		if (!inside && (b->p >= down || d < blk_end(c, b)))
+			write_die(b, d, n, fn, "write past the end of the block", (long)(in > b->size ? in : b->size));
 	}
 	c_unlock(c);
 }
@@ -784,16 +858,15 @@ static hk_alloc_t *checked_new(hk_alloc_t *inner, size_t quarantine)
 	while (quarantine > 1 && quarantine * sizeof *c->ring > room / 4)
 		quarantine /= 2;
 	bool table_ok = table_rebuild(c, TABLE_MIN);
-	for (c->ring_cap = quarantine; c->ring_cap >= 1 && !c->ring; c->ring_cap /= 2)
-		c->ring = inner->ops->malloc(inner, c->ring_cap * sizeof *c->ring);
+	/* the largest ring (and grave) that memory allows, halving down to 1 entry (64 slots) */
+	for (c->ring_cap = quarantine; !(c->ring = inner->ops->malloc(inner, c->ring_cap * sizeof *c->ring));)
+		if ((c->ring_cap /= 2) == 0)
+			break;
 	for (c->grave_cap = GRAVE_SLOTS; c->grave_cap > 64 && c->grave_cap * sizeof *c->grave > room / 8;)
 		c->grave_cap /= 2;
-	for (; c->grave_cap >= 64 && !c->grave; c->grave_cap /= 2)
-		c->grave = inner->ops->malloc(inner, c->grave_cap * sizeof *c->grave);
-	if (c->ring)
-		c->ring_cap *= 2;
-	if (c->grave)
-		c->grave_cap *= 2;
+	for (; !(c->grave = inner->ops->malloc(inner, c->grave_cap * sizeof *c->grave));)
+		if ((c->grave_cap /= 2) < 64)   /* 16 buckets at least */
+			break;
 	if (!c->ring || !c->grave || !table_ok) {
 		if (c->table)
 			inner->ops->free(inner, c->table);
@@ -827,6 +900,17 @@ hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
 
 #if defined(HK_HAVE_SHARD) && defined(HK_HOSTED) && HK_HOSTED
 static hk_alloc_t *dropin_checked;            /* created on first use, never freed */
+
+void _hk_dropin_write_check(const void *dst, size_t n, const char *fn)
+{
+#if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
+	if (_hk_ck_busy)
+		return;
+#endif
+	hk_alloc_t *a = __atomic_load_n(&dropin_checked, __ATOMIC_ACQUIRE);
+	if (a && n)
+		_hk_checked_write_check(a, dst, n, fn);
+}
 static hk_lock_t dropin_checked_lock = HK_LOCK_INIT;
 
 hk_alloc_t *_hk_dropin_checked(void)

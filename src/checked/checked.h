@@ -46,6 +46,8 @@ extern hk_alloc_t *_hk_shard_os_instance(void);
  * NULL if the shard instance cannot be had.
  */
 extern hk_alloc_t *_hk_dropin_checked(void);
+/* _hk_checked_write_check on that instance, once it exists and unless this thread is inside it. */
+extern void _hk_dropin_write_check(const void *dst, size_t n, const char *fn);
 /*
  * fork in a threaded program: prepare takes the checked instance's lock (call
  * it before the shard's own prepare), parent and child release it (after the

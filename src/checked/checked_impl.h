@@ -34,7 +34,8 @@
 #define QUARANTINE_MAX (1u << 16)          /* at most this many */
 #define QUARANTINE_BYTES ((size_t)8 << 20) /* 8 MiB: small blocks' bytes held at most */
 #define QUARANTINE_LARGE ((size_t)1 << 30) /* 1 GiB: large blocks' address space held (no memory) */
-#define GRAVE_SLOTS 8192u                  /* at most this many addresses remembered after they left the quarantine */
+#define GRAVE_SLOTS 65536u                 /* at most this many addresses remembered after they left the quarantine (512 KiB) */
+#define GRAVE_WAYS 4u                      /* in buckets of this many, oldest replaced first */
 #define TABLE_MIN 64u                      /* first size of the live table (slots) */
 #define SLOT_EMPTY ((uintptr_t)0)          /* a never-used slot */
 #define SLOT_GONE ((uintptr_t)1)           /* a slot whose block was freed (tombstone) */
@@ -81,8 +82,8 @@ struct checked {
 	size_t ring_len;                 /* entries in use */
 	size_t ring_bytes;               /* requested bytes of held small blocks */
 	size_t ring_large;               /* mapping bytes of held large blocks */
-	uintptr_t *grave;                /* addresses freed and gone from the quarantine, by hash */
-	size_t grave_cap;                /* its slots, a power of two (GRAVE_SLOTS or fewer) */
+	uintptr_t *grave;                /* addresses freed and gone from the quarantine, by hash, GRAVE_WAYS a bucket */
+	size_t grave_cap;                /* its slots, a power of two (GRAVE_SLOTS or fewer, 64 at least) */
 	bool guards;                     /* large blocks between guard pages (hosted) */
 	bool os_large;                   /* large blocks mapped from the OS (the drop-in) */
 	bool stacks;                     /* record stacks (HEAPKIT_BACKTRACE=1) */
