@@ -82,6 +82,8 @@ static void heap_direct_update(struct shard_heap *h, unsigned b)
 	if (size > SHARD_DIRECT_MAX)
 		return;
 	struct shard_page *pg = h->bins[b].first ? h->bins[b].first : (struct shard_page *)&_hk_shard_empty_page;
+	if (h->direct[size >> SHARD_GRANULE_SHIFT] == pg)
+		return;   /* every slot of the bin is set together */
 	size_t lo = b == 1 ? 0 : (shard_bin_size(b - 1) >> SHARD_GRANULE_SHIFT) + 1;
 	for (size_t g = lo; g <= size >> SHARD_GRANULE_SHIFT; g++)
 		h->direct[g] = pg;
@@ -125,11 +127,30 @@ static void heap_page_push(struct shard_heap *h, struct shard_page *pg)
 	heap_direct_update(h, pg->bin);
 }
 
-/* A full page got a free block: to the front of its queue. */
+/*
+ * A full page got a free block: back among the pages with room, right
+ * behind the page malloc is using (it stays in use: a page put first with
+ * one free block would be full again at the next malloc, and each free
+ * into it would bounce it back, two slow paths per operation). The page
+ * is taken when the ones before it run out, by which time more of its
+ * blocks have come back.
+ */
 static void heap_page_unfull(struct shard_heap *h, struct shard_page *pg)
 {
 	heap_page_unlink(h, pg);
-	heap_page_push(h, pg);
+	struct shard_pq *q = &h->bins[pg->bin];
+	struct shard_page *cur = q->first;
+	if (!cur || (page_flags(cur) & PAGE_IN_FULL)) {
+		heap_page_push(h, pg);
+		return;
+	}
+	pg->prev = cur;
+	pg->next = cur->next;
+	if (cur->next)
+		cur->next->prev = pg;
+	else
+		q->last = pg;
+	cur->next = pg;
 }
 
 /* --- Page lists ------------------------------------------------------------------ */
