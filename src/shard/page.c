@@ -609,27 +609,41 @@ static struct shard_page *page_fresh(struct shard_heap *h, unsigned bin)
 
 /*
  * Full pages (at the back of their queue) may have been freed into by other
- * threads. Look again once the bin has made a sixteenth as many fresh pages
- * as it has full ones, so the cost stays proportional to the pages made.
+ * threads, which do not tell the owner. Look again before making a fresh
+ * page, backing off while looking finds little: after a rescan that found
+ * fewer free blocks than it looked at pages, the next waits for twice as
+ * many fresh pages (up to a sixteenth as many as the bin has full ones), so
+ * a thread that only fills memory pays a bounded share per page it makes;
+ * after one that found more, the next is at once. A producer whose blocks
+ * other threads free (xmalloc-test) so reuses its pages instead of carving
+ * new ones while the old ones fill with returned blocks.
  */
 static bool heap_full_rescan(struct shard_heap *h, unsigned bin, bool force)
 {
-	if (!h->nr_full[bin] || (!force && h->fresh[bin] < h->nr_full[bin] / 16))
+	uint32_t wait = h->rescan_wait[bin] ? ((uint32_t)1 << h->rescan_wait[bin]) - 1 : 0;
+	if (wait > h->nr_full[bin] / 16)
+		wait = h->nr_full[bin] / 16;
+	if (!h->nr_full[bin] || (!force && h->fresh[bin] < wait))
 		return false;
 	h->fresh[bin] = 0;
-	bool found = false;
+	size_t looked = 0, got = 0;
 	struct shard_page *prev;
 	for (struct shard_page *pg = h->bins[bin].last; pg && (page_flags(pg) & PAGE_IN_FULL); pg = prev) {
 		prev = pg->prev;
+		looked++;
 		if (!__atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED))
 			continue;
 		_hk_shard_page_collect(pg);
 		if (pg->free) {
+			got += pg->capacity - pg->used;
 			heap_page_unfull(h, pg);
-			found = true;
 		}
 	}
-	return found;
+	if (got >= looked)
+		h->rescan_wait[bin] = 0;
+	else if (h->rescan_wait[bin] < 31)
+		h->rescan_wait[bin]++;
+	return got != 0;
 }
 
 /* A page of bin with a free block, at the front of its queue; NULL if out of memory. */
