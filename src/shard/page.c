@@ -53,6 +53,8 @@ static uintptr_t page_area(struct shard *sh, struct shard_segment *seg, struct s
 
 void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg)
 {
+	if (q->room_last == pg)
+		q->room_last = pg->prev;   /* pages before one with room have room */
 	if (pg->prev)
 		pg->prev->next = pg->next;
 	else
@@ -64,8 +66,11 @@ void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg)
 	pg->next = pg->prev = NULL;
 }
 
+/* Put pg (a page with room) first. */
 void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg)
 {
+	if (!q->room_last)
+		q->room_last = pg;
 	pg->prev = NULL;
 	pg->next = q->first;
 	if (q->first)
@@ -128,29 +133,30 @@ static void heap_page_push(struct shard_heap *h, struct shard_page *pg)
 }
 
 /*
- * A full page got a free block: back among the pages with room, right
- * behind the page malloc is using (it stays in use: a page put first with
- * one free block would be full again at the next malloc, and each free
- * into it would bounce it back, two slow paths per operation). The page
- * is taken when the ones before it run out, by which time more of its
- * blocks have come back.
+ * A full page got a free block: back among the pages with room, behind the
+ * last of them, so malloc takes the page it is using and the others in the
+ * order they got room back: a page put first with one free block would be
+ * full again at the next malloc and each free into it would bounce it back
+ * (two slow paths per operation); taken last, it has had the most time to
+ * get blocks back.
  */
 static void heap_page_unfull(struct shard_heap *h, struct shard_page *pg)
 {
 	heap_page_unlink(h, pg);
 	struct shard_pq *q = &h->bins[pg->bin];
-	struct shard_page *cur = q->first;
-	if (!cur || (page_flags(cur) & PAGE_IN_FULL)) {
+	struct shard_page *at = q->room_last;
+	if (!at) {
 		heap_page_push(h, pg);
 		return;
 	}
-	pg->prev = cur;
-	pg->next = cur->next;
-	if (cur->next)
-		cur->next->prev = pg;
+	pg->prev = at;
+	pg->next = at->next;
+	if (at->next)
+		at->next->prev = pg;
 	else
 		q->last = pg;
-	cur->next = pg;
+	at->next = pg;
+	q->room_last = pg;
 }
 
 /* --- Page lists ------------------------------------------------------------------ */

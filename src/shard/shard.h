@@ -189,6 +189,7 @@ _Static_assert(sizeof(struct shard_segment) == 128, "page headers stay cache ali
 struct shard_pq {
 	struct shard_page *first;
 	struct shard_page *last;
+	struct shard_page *room_last;   /* last page with room, before the full ones (page.c); NULL: none */
 };
 
 /*
