@@ -13,6 +13,12 @@
  *                times: page faults within 2x of mimalloc's (measured in a
  *                child with LD_PRELOAD of Debian's libmimalloc), or under an
  *                absolute bound when mimalloc is not installed.
+ *   prod-cons    one thread allocates batches of 64-byte blocks that another
+ *                frees (xmalloc-test's pattern), at most QUEUE batches in
+ *                flight: the producer reuses the pages the consumer frees
+ *                into, so resident memory stays within 3x of what is in
+ *                flight plus slack however long it runs (it grew without
+ *                bound when full pages were looked at too rarely).
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -49,7 +55,7 @@ static size_t rss_bytes(void)
 #define KEEP_EVERY 100
 #define SLACK (8 * MiB)   /* per-class pages the idle heaps keep, thread stacks, the kept-block pages' tails */
 
-static pthread_barrier_t freed, done;
+static pthread_barrier_t filled, freed, done;
 static size_t live_bytes[THREADS];
 
 static void *burst_thread(void *arg)
@@ -71,6 +77,9 @@ static void *burst_thread(void *arg)
 			bytes += s;
 			n++;
 		}
+	}
+	pthread_barrier_wait(&filled);   /* main measures the burst's resident memory */
+	if (v) {
 		for (size_t i = 0; i < n; i++)
 			if (i % KEEP_EVERY)
 				free(v[i]);
@@ -95,10 +104,13 @@ static void test_burst_idle(void)
 {
 	pthread_t t[THREADS];
 	size_t before = rss_bytes();
+	pthread_barrier_init(&filled, NULL, THREADS + 1);
 	pthread_barrier_init(&freed, NULL, THREADS + 1);
 	pthread_barrier_init(&done, NULL, THREADS + 1);
 	for (unsigned i = 0; i < THREADS; i++)
 		CHECK(pthread_create(&t[i], NULL, burst_thread, (void *)(uintptr_t)i) == 0);
+	pthread_barrier_wait(&filled);
+	size_t burst = rss_bytes();
 	pthread_barrier_wait(&freed);
 	size_t live = 0;
 	for (unsigned i = 0; i < THREADS; i++)
@@ -109,13 +121,14 @@ static void test_burst_idle(void)
 		usleep(10000);
 		now = rss_bytes();
 	}
-	printf("burst-idle: live %zu KiB; resident before %zu KiB, at the free %zu KiB, idle %zu KiB (limit %zu KiB)\n",
-	       live >> 10, before >> 10, at_free >> 10, now >> 10, limit >> 10);
-	CHECKF(at_free > before + 50 * MiB, "the burst was resident (%zu KiB)", at_free >> 10);
+	printf("burst-idle: live %zu KiB; resident before %zu KiB, at the burst %zu KiB, freed %zu KiB, idle %zu KiB "
+	       "(limit %zu KiB)\n", live >> 10, before >> 10, burst >> 10, at_free >> 10, now >> 10, limit >> 10);
+	CHECKF(burst > before + 50 * MiB, "the burst was resident (%zu KiB)", burst >> 10);
 	CHECKF(now <= limit, "resident %zu KiB after 2 s idle, over 2 x live + slack = %zu KiB", now >> 10, limit >> 10);
 	pthread_barrier_wait(&done);
 	for (unsigned i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&filled);
 	pthread_barrier_destroy(&freed);
 	pthread_barrier_destroy(&done);
 }
@@ -200,11 +213,82 @@ static void test_cycle(const char *self)
 	}
 }
 
+/* --- Producer and consumer ------------------------------------------------------------- */
+
+#define PC_BATCH 4096
+#define PC_QUEUE 16
+#define PC_BATCHES 3000
+
+static void *pc_ring[PC_QUEUE];
+static unsigned pc_head, pc_tail;   /* produced and consumed batches */
+static pthread_mutex_t pc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pc_cv = PTHREAD_COND_INITIALIZER;
+static size_t pc_peak;
+
+static void *pc_producer(void *arg)
+{
+	(void)arg;
+	for (unsigned n = 0; n < PC_BATCHES; n++) {
+		void **b = malloc(PC_BATCH * sizeof *b);
+		for (int i = 0; b && i < PC_BATCH; i++) {
+			b[i] = malloc(64);
+			if (b[i])
+				memset(b[i], (int)i, 64);
+		}
+		pthread_mutex_lock(&pc_mu);
+		while (pc_head - pc_tail == PC_QUEUE)
+			pthread_cond_wait(&pc_cv, &pc_mu);
+		pc_ring[pc_head++ % PC_QUEUE] = b;
+		pthread_cond_broadcast(&pc_cv);
+		pthread_mutex_unlock(&pc_mu);
+		if (n % 64 == 0) {
+			size_t r = rss_bytes();
+			if (r > pc_peak)
+				pc_peak = r;
+		}
+	}
+	return NULL;
+}
+
+static void *pc_consumer(void *arg)
+{
+	(void)arg;
+	for (unsigned n = 0; n < PC_BATCHES; n++) {
+		pthread_mutex_lock(&pc_mu);
+		while (pc_head == pc_tail)
+			pthread_cond_wait(&pc_cv, &pc_mu);
+		void **b = pc_ring[pc_tail++ % PC_QUEUE];
+		pthread_cond_broadcast(&pc_cv);
+		pthread_mutex_unlock(&pc_mu);
+		for (int i = 0; b && i < PC_BATCH; i++)
+			free(b[i]);
+		free(b);
+	}
+	return NULL;
+}
+
+static void test_prod_cons(void)
+{
+	pthread_t p, c;
+	size_t before = rss_bytes();
+	size_t flight = (size_t)(PC_QUEUE + 2) * PC_BATCH * (64 + sizeof(void *));   /* queued + one each side */
+	CHECK(pthread_create(&c, NULL, pc_consumer, NULL) == 0);
+	CHECK(pthread_create(&p, NULL, pc_producer, NULL) == 0);
+	pthread_join(p, NULL);
+	pthread_join(c, NULL);
+	size_t limit = before + 3 * flight + 8 * MiB;
+	printf("prod-cons: %d batches of %d blocks of 64 B, at most %d queued (%zu KiB in flight): resident before "
+	       "%zu KiB, peak %zu KiB (limit %zu KiB)\n", PC_BATCHES, PC_BATCH, PC_QUEUE, flight >> 10, before >> 10,
+	       pc_peak >> 10, limit >> 10);
+	CHECKF(pc_peak <= limit, "resident %zu KiB with %zu KiB in flight", pc_peak >> 10, flight >> 10);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--cycle") == 0)
 		return cycle_run();
 	test_burst_idle();
 	test_cycle("/proc/self/exe");
+	test_prod_cons();
 	return check_summary("dropin-purge");
 }

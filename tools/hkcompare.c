@@ -40,7 +40,7 @@ static const struct cmp_case cases[] = {
 	  "many sizes, favouring small, interval frees and reallocs" },
 	{ "realloc-grow", "malloc-large", "iterations=120 grow=75 min=64k max=16m live=8",
 	  "large blocks and realloc growth" },
-	{ "migrate", "mstress", "threads=2 iterations=250000",
+	{ "migrate", "mstress", "threads=2 scale=50 rounds=25",
 	  "blocks migrate between threads" },
 };
 #define NR_CASES (sizeof cases / sizeof cases[0])

@@ -53,6 +53,8 @@ static uintptr_t page_area(struct shard *sh, struct shard_segment *seg, struct s
 
 void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg)
 {
+	if (q->room_last == pg)
+		q->room_last = pg->prev;   /* pages before one with room have room */
 	if (pg->prev)
 		pg->prev->next = pg->next;
 	else
@@ -64,8 +66,11 @@ void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg)
 	pg->next = pg->prev = NULL;
 }
 
+/* Put pg (a page with room) first. */
 void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg)
 {
+	if (!q->room_last)
+		q->room_last = pg;
 	pg->prev = NULL;
 	pg->next = q->first;
 	if (q->first)
@@ -82,6 +87,8 @@ static void heap_direct_update(struct shard_heap *h, unsigned b)
 	if (size > SHARD_DIRECT_MAX)
 		return;
 	struct shard_page *pg = h->bins[b].first ? h->bins[b].first : (struct shard_page *)&_hk_shard_empty_page;
+	if (h->direct[size >> SHARD_GRANULE_SHIFT] == pg)
+		return;   /* every slot of the bin is set together */
 	size_t lo = b == 1 ? 0 : (shard_bin_size(b - 1) >> SHARD_GRANULE_SHIFT) + 1;
 	for (size_t g = lo; g <= size >> SHARD_GRANULE_SHIFT; g++)
 		h->direct[g] = pg;
@@ -125,11 +132,31 @@ static void heap_page_push(struct shard_heap *h, struct shard_page *pg)
 	heap_direct_update(h, pg->bin);
 }
 
-/* A full page got a free block: to the front of its queue. */
+/*
+ * A full page got a free block: back among the pages with room, behind the
+ * last of them, so malloc takes the page it is using and the others in the
+ * order they got room back: a page put first with one free block would be
+ * full again at the next malloc and each free into it would bounce it back
+ * (two slow paths per operation); taken last, it has had the most time to
+ * get blocks back.
+ */
 static void heap_page_unfull(struct shard_heap *h, struct shard_page *pg)
 {
 	heap_page_unlink(h, pg);
-	heap_page_push(h, pg);
+	struct shard_pq *q = &h->bins[pg->bin];
+	struct shard_page *at = q->room_last;
+	if (!at) {
+		heap_page_push(h, pg);
+		return;
+	}
+	pg->prev = at;
+	pg->next = at->next;
+	if (at->next)
+		at->next->prev = pg;
+	else
+		q->last = pg;
+	at->next = pg;
+	q->room_last = pg;
 }
 
 /* --- Page lists ------------------------------------------------------------------ */
@@ -588,27 +615,41 @@ static struct shard_page *page_fresh(struct shard_heap *h, unsigned bin)
 
 /*
  * Full pages (at the back of their queue) may have been freed into by other
- * threads. Look again once the bin has made a sixteenth as many fresh pages
- * as it has full ones, so the cost stays proportional to the pages made.
+ * threads, which do not tell the owner. Look again before making a fresh
+ * page, backing off while looking finds little: after a rescan that found
+ * fewer free blocks than it looked at pages, the next waits for twice as
+ * many fresh pages (up to a sixteenth as many as the bin has full ones), so
+ * a thread that only fills memory pays a bounded share per page it makes;
+ * after one that found more, the next is at once. A producer whose blocks
+ * other threads free (xmalloc-test) so reuses its pages instead of carving
+ * new ones while the old ones fill with returned blocks.
  */
 static bool heap_full_rescan(struct shard_heap *h, unsigned bin, bool force)
 {
-	if (!h->nr_full[bin] || (!force && h->fresh[bin] < h->nr_full[bin] / 16))
+	uint32_t wait = h->rescan_wait[bin] ? ((uint32_t)1 << h->rescan_wait[bin]) - 1 : 0;
+	if (wait > h->nr_full[bin] / 16)
+		wait = h->nr_full[bin] / 16;
+	if (!h->nr_full[bin] || (!force && h->fresh[bin] < wait))
 		return false;
 	h->fresh[bin] = 0;
-	bool found = false;
+	size_t looked = 0, got = 0;
 	struct shard_page *prev;
 	for (struct shard_page *pg = h->bins[bin].last; pg && (page_flags(pg) & PAGE_IN_FULL); pg = prev) {
 		prev = pg->prev;
+		looked++;
 		if (!__atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED))
 			continue;
 		_hk_shard_page_collect(pg);
 		if (pg->free) {
+			got += pg->capacity - pg->used;
 			heap_page_unfull(h, pg);
-			found = true;
 		}
 	}
-	return found;
+	if (got >= looked)
+		h->rescan_wait[bin] = 0;
+	else if (h->rescan_wait[bin] < 31)
+		h->rescan_wait[bin]++;
+	return got != 0;
 }
 
 /* A page of bin with a free block, at the front of its queue; NULL if out of memory. */

@@ -189,6 +189,7 @@ _Static_assert(sizeof(struct shard_segment) == 128, "page headers stay cache ali
 struct shard_pq {
 	struct shard_page *first;
 	struct shard_page *last;
+	struct shard_page *room_last;   /* last page with room, before the full ones (page.c); NULL: none */
 };
 
 /*
@@ -210,6 +211,7 @@ struct shard_heap {
 	struct shard_pq bins[SHARD_NR_BINS];      /* pages by size class */
 	uint32_t nr_full[SHARD_NR_BINS];          /* full pages at the back of each queue */
 	uint32_t fresh[SHARD_NR_BINS];            /* pages made since the bin's full ones were rescanned */
+	uint8_t rescan_wait[SHARD_NR_BINS];       /* log2 of the fresh pages before the next rescan (page.c) */
 };
 
 /*
