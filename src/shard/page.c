@@ -262,8 +262,13 @@ static void segment_purge_unmark(struct shard_segment *seg, unsigned idx, unsign
  */
 void _hk_shard_purge_arm(struct shard *sh)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&sh->purge_armed, __ATOMIC_RELAXED) && !__atomic_exchange_n(&sh->purge_armed, 1, __ATOMIC_SEQ_CST))
+	/*
+	 * An exchange, not a load first: the work was published before this
+	 * call and a scan disarms before it reads the work, so one of the two
+	 * must see the other (a read-only test would need a fence, which TSan
+	 * cannot model). Arming happens on slow paths only.
+	 */
+	if (!__atomic_exchange_n(&sh->purge_armed, 1, __ATOMIC_SEQ_CST))
 		__atomic_store_n(&sh->purge_kick, 1, __ATOMIC_RELAXED);
 }
 
