@@ -18,7 +18,7 @@ if(Python3_Interpreter_FOUND)
       --configs ${HK_UKC}/base.config,${HK_UKC}/mimalloc.config,${HK_UKC}/musl.config
       ${PROJECT_SOURCE_DIR}/unikraft/app-bench/Kraftfile)
   set_tests_properties(kraftfile-schema-selftest kraftfile-app-test kraftfile-app-bench
-    PROPERTIES LABELS unikraft TIMEOUT 20)
+    PROPERTIES LABELS unikraft TIMEOUT 60)
 endif()
 # export.sh makes a copy that reaches nothing outside itself: every source
 # Makefile.uk compiles is inside the copy.
@@ -27,4 +27,4 @@ add_test(NAME unikraft-export COMMAND sh -c "d='${CMAKE_BINARY_DIR}/uk-export' &
 test -f \"$d/Config.uk\" && test -f \"$d/Makefile.uk\" && test -f \"$d/heapkit/include/heapkit.h\" && \
 for x in core buddy region tlsf shard checked; do ls \"$d/heapkit/src/$x/\"*.c >/dev/null || exit 1; done && \
 ! grep -n '[.][.]/' \"$d/Makefile.uk\" \"$d/Config.uk\" | grep -v 'realpath [$](LIBHEAPKIT_BASE)/[.][.])'")
-set_tests_properties(unikraft-export PROPERTIES LABELS unikraft TIMEOUT 20)
+set_tests_properties(unikraft-export PROPERTIES LABELS unikraft TIMEOUT 60)
