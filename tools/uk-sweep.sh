@@ -31,7 +31,7 @@
 # UK_BUILD / UK_BUILD_DIR / UK_JOBS as tools/uk-run.sh takes them,
 # QEMU_MEM (512), QEMU_TIMEOUT (120 s per boot), YIELD (allocator calls
 # between two yields in the image, default 64), STRESS_ARGS (for -s; default
-# "heap_mb=16 rounds=10 scale=50 transfer=64"), UK_SWEEP_NOBUILD=1
+# "heap_mb=64 rounds=10 scale=50 transfer=64 large=0"), UK_SWEEP_NOBUILD=1
 # (boot the images already in OUT/images). -r 0 -s: the stress boots only
 # (sweep.csv and the report are left alone).
 #
@@ -165,7 +165,7 @@ if [ "$stress" = 1 ]; then
 	for a in $allocs; do
 		log=$out/logs/stress-$a.log
 		# shellcheck disable=SC2086 # STRESS_ARGS is split into words on purpose
-		boot "$a" "$log" stress ${STRESS_ARGS:-heap_mb=16 rounds=10 scale=50 transfer=64} \
+		boot "$a" "$log" stress ${STRESS_ARGS:-heap_mb=64 rounds=10 scale=50 transfer=64 large=0} \
 			yield="${YIELD:-64}"
 		if grep -q '^hkstress: ok' "$log"; then v=ok; else v=FAILED; failed=$((failed + 1)); fi
 		{
