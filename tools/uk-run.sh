@@ -24,7 +24,8 @@
 #                it (for builds without internet)
 #   MIMALLOC_TARBALL  a local mimalloc-2.1.7.tar.gz (else Makefile.uk
 #                downloads the release)
-#   UK_MIMALLOC  0: leave the real mimalloc out of the image (default 1)
+#   UK_MIMALLOC  0: leave the real mimalloc out of the image (default 1;
+#                it needs musl: never in a nolibc image)
 #   UK_BUILD     where build directories go (default /tmp/uk/build); each
 #                image builds in $UK_BUILD/hk-APP-LIBC-PAGING with its
 #                .config, build-APP.log and boot.log (one per app: Unikraft
@@ -68,7 +69,11 @@ if [ "$libc" = musl ]; then
 	libs=$libs:$UK_MUSL
 fi
 mimalloc_cfg=
-[ "${UK_MIMALLOC:-1}" = 1 ] && mimalloc_cfg=$configs/mimalloc.config
+[ "${UK_MIMALLOC:-1}" = 1 ] && [ "$libc" = musl ] && mimalloc_cfg=$configs/mimalloc.config
+if [ "$backend" = mimalloc ] && [ -z "$mimalloc_cfg" ]; then
+	echo "uk-run: the real mimalloc needs LIBC=musl (and UK_MIMALLOC=1)" >&2
+	exit 2
+fi
 mkdir -p "$build"
 
 # fail STEP LOG: say which step failed, show the end of its log, stop.

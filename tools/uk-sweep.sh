@@ -17,16 +17,21 @@
 #               buddy, the baseline; region is valid too)
 #     -s        also boot each image once with "stress" (mstress on the boot
 #               allocator and private instances, then the exhaustion check)
+#     -m "WORKLOAD k=v ..."  measure instead the smallest guest memory (whole
+#               MiB, QEMU -m) in which each allocator passes that run: a
+#               bisection between MINMEM_LO (1) and MINMEM_HI (64) MiB, one
+#               boot per step; writes OUT/minmem.txt (no sweep, no report)
 #     WORKLOAD k=v ...  one parameter set per argument, as "run" takes it in
 #               the image (default: the six classic benchmarks, 4 threads,
 #               small enough for a few seconds per boot under TCG)
 #
 # Environment: UK_ROOT (your Unikraft tree, required: nothing is downloaded),
-# UK_MUSL and MUSL_TARBALL (for LIBC=musl), LIBC (nolibc), PAGING (nopaging),
+# UK_MUSL and MUSL_TARBALL (for LIBC=musl), LIBC (musl: the real mimalloc
+# needs it; nolibc leaves mimalloc out), PAGING (nopaging),
 # UK_BUILD / UK_BUILD_DIR / UK_JOBS as tools/uk-run.sh takes them,
 # QEMU_MEM (512), QEMU_TIMEOUT (120 s per boot), YIELD (allocator calls
 # between two yields in the image, default 64), STRESS_ARGS (for -s; default
-# "heap_mb=16 iterations=50000 live=256 transfer=64"), UK_SWEEP_NOBUILD=1
+# "heap_mb=64 rounds=10 scale=50 transfer=64 large=0"), UK_SWEEP_NOBUILD=1
 # (boot the images already in OUT/images). -r 0 -s: the stress boots only
 # (sweep.csv and the report are left alone).
 #
@@ -35,14 +40,15 @@
 # OUT/logs/{build,boot-*}.log. Exit status 0 when every boot passed its checks.
 set -eu
 
-usage() { sed -n '4,37p' "$0" >&2; exit 2; }
-out=/tmp/uk/sweep reps=3 allocs="mimalloc shard tlsf buddy ukbuddy" stress=0
-while getopts o:r:a:sh opt; do
+usage() { sed -n '4,40p' "$0" >&2; exit 2; }
+out=/tmp/uk/sweep reps=3 allocs="mimalloc shard tlsf buddy ukbuddy" stress=0 minmem=
+while getopts o:r:a:sm:h opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	r) reps=$OPTARG ;;
 	a) allocs=$OPTARG ;;
 	s) stress=1 ;;
+	m) minmem=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -57,7 +63,7 @@ if [ $# -eq 0 ]; then
 fi
 : "${UK_ROOT:?set UK_ROOT to your Unikraft tree}"
 here=$(cd "$(dirname "$0")/.." && pwd)
-libc=${LIBC:-nolibc} paging=${PAGING:-nopaging}
+libc=${LIBC:-musl} paging=${PAGING:-nopaging}
 mkdir -p "$out/images" "$out/logs"
 
 # --- Build: one image for every boot allocator -------------------------------------
@@ -87,6 +93,37 @@ boot() {
 # The label the image gives the boot allocator (its "allocator" column).
 label() { case $1 in ukbuddy) echo uk-boot-ukalloc ;; *) echo "uk-boot-$1" ;; esac; }
 
+# --- Minimum guest memory (-m) --------------------------------------------------------
+# passes ALLOC MIB: one boot of the run in MIB MiB; 0 when it printed "hkbench: ok".
+passes() {
+	# shellcheck disable=SC2086 # the run is split into words on purpose
+	QEMU_MEM=$2 boot "$1" "$out/logs/minmem-$1-$2.log" run $minmem yield="${YIELD:-64}"
+	grep -q '^hkbench: ok' "$out/logs/minmem-$1-$2.log"
+}
+if [ -n "$minmem" ]; then
+	lo0=${MINMEM_LO:-1} hi0=${MINMEM_HI:-64}
+	{
+		echo "# smallest guest memory (QEMU -m, MiB) that passes: run $minmem"
+		echo "# image $img, $libc, $paging; qemu-system-x86_64 -accel tcg -cpu max -m N; $(date -u +%FT%TZ)"
+		echo "# allocator  min_MiB  (fails at min-1; boots tried: MiB=pass/FAIL ...)"
+	} > "$out/minmem.txt"
+	for a in $allocs; do
+		tried=""
+		if ! passes "$a" "$hi0"; then
+			echo "$a  >$hi0  (FAIL at $hi0)" | tee -a "$out/minmem.txt"
+			continue
+		fi
+		lo=$lo0 hi=$hi0 tried="$hi0=pass"
+		# Invariant: hi passes; every size below lo is known (or assumed) to fail.
+		while [ "$lo" -lt "$hi" ]; do
+			mid=$(( (lo + hi) / 2 ))
+			if passes "$a" "$mid"; then hi=$mid tried="$tried $mid=pass"; else lo=$((mid + 1)) tried="$tried $mid=FAIL"; fi
+		done
+		echo "$a  $hi  ($tried)" | tee -a "$out/minmem.txt"
+	done
+	exit 0
+fi
+
 csv=$out/sweep.csv
 # The header the image prints (bench/result.h's HKB_RESULT_CSV_HEADER).
 header=benchmark,allocator,threads,params,rep,seconds,throughput,unit,peak_rss_kb,held_kb,live_kb,better,status,cpu_seconds
@@ -103,8 +140,10 @@ while [ "$rep" -lt "$reps" ]; do
 			# shellcheck disable=SC2086 # the set is split into words on purpose
 			boot "$a" "$log" run $pset yield="${YIELD:-64}"
 			nboots=$((nboots + 1))
+			# Rows only: Unikraft's console messages (e.g. "[ 0.14] Warn: ... stubbed")
+			# may land between the markers.
 			rows=$(sed -n '/^--- hkbench csv begin/,/^--- hkbench csv end/p' "$log" |
-			       grep -v '^---\|^#\|^benchmark,' || true)
+			       grep -E '^[a-z][a-z0-9-]*,uk-boot-[a-z]+,' || true)
 			if grep -q '^hkbench: ok' "$log" && [ -n "$rows" ]; then
 				# The image counts repetitions from 0 in each boot: number them by boot.
 				echo "$rows" | awk -F, -v OFS=, -v rep="$rep" '{ $5 = rep; print }' >> "$csv"
@@ -126,7 +165,7 @@ if [ "$stress" = 1 ]; then
 	for a in $allocs; do
 		log=$out/logs/stress-$a.log
 		# shellcheck disable=SC2086 # STRESS_ARGS is split into words on purpose
-		boot "$a" "$log" stress ${STRESS_ARGS:-heap_mb=16 iterations=50000 live=256 transfer=64} \
+		boot "$a" "$log" stress ${STRESS_ARGS:-heap_mb=64 rounds=10 scale=50 transfer=64 large=0} \
 			yield="${YIELD:-64}"
 		if grep -q '^hkstress: ok' "$log"; then v=ok; else v=FAILED; failed=$((failed + 1)); fi
 		{

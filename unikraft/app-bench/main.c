@@ -9,7 +9,7 @@
  *                [tiny] [key=value ...]
  *   test                      every workload, tiny, on the boot allocator
  *                             (replay: the built-in trace gcc-cc1)
- *   stress [threads=N] [iterations=N] [k=v ...]
+ *   stress [threads=N] [rounds=N] [scale=N] [k=v ...]
  *                             mstress on the boot allocator and on a private
  *                             instance of each freeing backend, then an
  *                             exhaustion check on each of those instances
@@ -633,6 +633,12 @@ static int cmd_stress(unsigned long heap_mb, char **kv, int nkv)
 
 		if (!(b->caps & HK_CAP_FREE)) {
 			printf("  %s: skipped (cannot free)\n", b->name);
+			continue;
+		}
+		if (!strcmp(b->name, "mimalloc")) {
+			/* One per image (its state is global), never destroyed. */
+			printf("  %s: skipped (one instance per image, not destroyable: "
+			       "exhausted as the boot allocator only)\n", b->name);
 			continue;
 		}
 		if (exhaust_backend(b->name))

@@ -29,7 +29,9 @@
 #include <uk/heapkit.h>
 #include "glue.h"
 
-static const char *boot_alloc = CONFIG_LIBHEAPKIT_BOOT_DEFAULT;
+static const char boot_default[] = CONFIG_LIBHEAPKIT_BOOT_DEFAULT;
+/* uklibparam points this at the command line's value when heapkit.alloc= is given. */
+static const char *boot_alloc = boot_default;
 static const char *boot_chosen;   /* what runs, once the boot allocator exists */
 
 #if CONFIG_LIBUKLIBPARAM
@@ -55,8 +57,8 @@ static void list_valid(void)
 
 static struct uk_alloc *heapkit_boot(const char *slot, void *base, __sz len)
 {
-	const char *name = boot_alloc ? boot_alloc : CONFIG_LIBHEAPKIT_BOOT_DEFAULT;
-	const char *how = strcmp(name, CONFIG_LIBHEAPKIT_BOOT_DEFAULT) ? "heapkit.alloc" : "default";
+	const char *name = boot_alloc ? boot_alloc : boot_default;
+	const char *how = name != boot_default ? "heapkit.alloc" : "default";
 	const struct hk_backend *b;
 	struct uk_alloc *a;
 

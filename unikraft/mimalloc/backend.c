@@ -35,6 +35,7 @@
 
 #define ROOM_BYTES 1024   /* the glue's struct uk_alloc + priv: about 300 bytes */
 #define MIN_ALIGN 16u     /* every malloc block: max_align_t (heapkit's HK_MIN_ALIGN) */
+#define MAX_RANGES 16     /* regions remembered for the ownership check (ukboot adds a few) */
 
 struct mi_inst {
 	struct hk_alloc base;
@@ -43,6 +44,9 @@ struct mi_inst {
 	size_t in_use, peak;             /* usable bytes of live blocks (atomic; peak approximate) */
 	uint64_t nr_allocs, nr_frees;    /* atomic */
 	bool room_used;                  /* room[] handed out (boot context only) */
+	unsigned nr_ranges;              /* ranges[] in use; more regions: mimalloc's own lookup */
+	bool ranges_full;
+	struct { uintptr_t lo, hi; } ranges[MAX_RANGES];   /* the pool's memory: create + addmem */
 	_Alignas(64) char room[ROOM_BYTES];
 };
 
@@ -53,6 +57,43 @@ static inline struct mi_inst *to_mi(hk_alloc_t *a) { return (struct mi_inst *)a;
 static inline bool in_room(struct mi_inst *m, const void *p)
 {
 	return (const char *)p >= m->room && (const char *)p < m->room + ROOM_BYTES;
+}
+
+/*
+ * Whether p may be handed to mimalloc's free: inside the memory this
+ * instance was given. mi_free trusts its argument: it finds the segment by
+ * masking the pointer and writes into the page it finds there, so a pointer
+ * another allocator returned would have mimalloc update whatever lies at the
+ * segment-aligned address below it. That is the failure mode of the 2024
+ * port (docs/unikraft.md, "The 2024 pthread_join fault"): here such a free
+ * stops with a message instead.
+ */
+static bool owns(const struct mi_inst *m, const void *p)
+{
+	uintptr_t u = (uintptr_t)p;
+
+	for (unsigned i = 0; i < m->nr_ranges; i++)
+		if (u >= m->ranges[i].lo && u < m->ranges[i].hi)
+			return true;
+	return m->ranges_full && mi_is_in_heap_region(p);
+}
+
+static void add_range(struct mi_inst *m, uintptr_t lo, uintptr_t hi)
+{
+	if (m->nr_ranges < MAX_RANGES) {
+		m->ranges[m->nr_ranges].lo = lo;
+		m->ranges[m->nr_ranges].hi = hi;
+		m->nr_ranges++;
+	} else {
+		m->ranges_full = true;
+	}
+}
+
+/* A block of this instance, or a fatal error naming the pointer. */
+static void check_owned(const struct mi_inst *m, const void *p)
+{
+	if (__builtin_expect(!owns(m, p), 0))
+		_hk_fatal("mimalloc: free/realloc/usable_size of a pointer mimalloc never returned", p);
 }
 
 /* The calling context's heap: mimalloc's main heap until TLS is live. */
@@ -118,15 +159,23 @@ static void *mi_op_memalign(hk_alloc_t *a, size_t align, size_t size) { return a
 
 static size_t mi_op_usable_size(hk_alloc_t *a, void *p)
 {
-	return in_room(to_mi(a), p) ? ROOM_BYTES : mi_usable_size(p);
+	struct mi_inst *m = to_mi(a);
+
+	if (!p)
+		return 0;
+	if (in_room(m, p))
+		return ROOM_BYTES;
+	check_owned(m, p);
+	return mi_usable_size(p);
 }
 
 static void mi_op_free(hk_alloc_t *a, void *p)
 {
 	struct mi_inst *m = to_mi(a);
 
-	if (in_room(m, p))
+	if (!p || in_room(m, p))
 		return;
+	check_owned(m, p);
 	__atomic_sub_fetch(&m->in_use, mi_usable_size(p), __ATOMIC_RELAXED);
 	__atomic_fetch_add(&m->nr_frees, 1, __ATOMIC_RELAXED);
 	mi_free(p);
@@ -140,6 +189,7 @@ static void *mi_op_realloc(hk_alloc_t *a, void *p, size_t size)
 
 	if (in_room(m, p))
 		return _hk_compat_realloc(a, p, size);
+	check_owned(m, p);
 	old = mi_usable_size(p);
 	q = mi_heap_realloc(heap_now(), p, size);
 	if (!q)
@@ -154,8 +204,10 @@ static int mi_op_addmem(hk_alloc_t *a, void *base, size_t len)
 	struct mi_inst *m = to_mi(a);
 	int rc = hk_addmem(m->pool, base, len);
 
-	if (rc == 0)
+	if (rc == 0) {
 		m->managed += len;
+		add_range(m, (uintptr_t)base, (uintptr_t)base + len);
+	}
 	return rc;
 }
 
@@ -210,6 +262,7 @@ hk_alloc_t *hk_mimalloc_create(void *base, size_t len)
 		return NULL;
 	_hk_alloc_init(&m->base, &mi_ops, &_hk_mimalloc_backend);
 	m->managed = len;
+	add_range(m, pool_base, end);
 	_hk_mi_pool_set(m->pool);
 	the_inst = m;
 	return &m->base;
