@@ -164,6 +164,24 @@ static void free_unaligned(size_t n)
 	m_free(p);
 }
 
+/* A huge block (8 MiB: its own mapping, segment aligned), freed twice. */
+static void double_free_huge(size_t n)
+{
+	(void)n;
+	char *p = m_malloc((size_t)8 << 20);
+	announce(p);
+	m_free(p);
+	m_free(p);
+}
+
+static void free_interior_huge(size_t n)
+{
+	(void)n;
+	char *p = (char *)m_malloc((size_t)8 << 20) + 4096;
+	announce(p);
+	m_free(p);
+}
+
 static void realloc_stack(size_t n)
 {
 	volatile int local[4] = { 0, 0, 0, 0 };
@@ -235,13 +253,16 @@ struct hcase {
 	bool sized;              /* run in each size; else once */
 	bool foreign_only;       /* not a misuse on glibc itself */
 	int level[3];            /* expected by HK_HARDEN 0 (unused), 1, 2 */
+	int region;              /* on a region instance, when it differs (0: as level) */
 };
 
-#define ALL(r) { NOT_DETECTED, r, r }
-#define FULL(r) { NOT_DETECTED, MAYBE(r), r }
+#define ALL(r) { NOT_DETECTED, r, r }, 0
+#define FULL(r) { NOT_DETECTED, MAYBE(r), r }, 0
+#define ALL_REGION(r, on_region) { NOT_DETECTED, r, r }, on_region
 static const struct hcase cases[] = {
 	{ "double-free", double_free, true, false, FULL(DOUBLE_FREE) },
 	{ "double-free-later", double_free_later, true, false, FULL(DOUBLE_FREE) },
+	{ "double-free-huge", double_free_huge, false, false, ALL(DOUBLE_FREE) },
 	{ "free-stack", free_stack, false, false, ALL(NEVER_RETURNED) },
 	{ "free-static", free_static, false, false, ALL(NEVER_RETURNED) },
 	{ "free-far", free_far, false, false, ALL(NEVER_RETURNED) },
@@ -249,6 +270,8 @@ static const struct hcase cases[] = {
 	{ "free-foreign", free_foreign, true, true, ALL(NEVER_RETURNED) },
 	{ "free-interior", free_interior, true, false, FULL(INTERIOR) },
 	{ "free-unaligned", free_unaligned, true, false, FULL(INTERIOR) },
+	/* over a region a huge block is a buddy block without a stamp: inside it is "never returned" */
+	{ "free-interior-huge", free_interior_huge, false, false, ALL_REGION(INTERIOR, NEVER_RETURNED) },
 	{ "realloc-stack", realloc_stack, false, false, ALL(NEVER_RETURNED) },
 	{ "realloc-interior", realloc_interior, true, false, ALL(INTERIOR) },
 	{ "realloc-freed", realloc_freed, true, false, FULL(DOUBLE_FREE) },
@@ -373,7 +396,7 @@ static int run_asserted(enum target t, const char *lib, int level, const char *l
 			struct outcome o;
 			run_case(t, lib, c, sizes[s], &o);
 			int r = judge(&o);
-			int want = c->level[level];
+			int want = t == T_REGION && c->region ? c->region : c->level[level];
 			bool ok = r == (want & 0xf) || ((want & 0x10) && r == NOT_DETECTED);
 			char how[64];
 			describe(&o, how, sizeof how);

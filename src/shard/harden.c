@@ -259,10 +259,15 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 		uintptr_t lo, hi;
 		if (!region_of(sh, a, &lo, &hi))
 			misuse(op, NEVER_RETURNED, p);
-		if (base == a)
-			return false;   /* the buddy below judges a huge block */
-		if (base < lo || base + sh->seg_header > hi ||
-		    ((struct shard_segment *)base)->stamp != shard_seg_stamp((struct shard_segment *)base))
+		bool stamped = base >= lo && base + sh->seg_header <= hi &&
+			       ((struct shard_segment *)base)->stamp == shard_seg_stamp((struct shard_segment *)base);
+		if (base == a) {
+			/* a huge block is a buddy block past large_max (the buddy judges the rest) */
+			if (stamped || hk_usable_size(sh->buddy, p) <= sh->large_max)
+				misuse(op, NEVER_RETURNED, p);
+			return false;
+		}
+		if (!stamped)
 			misuse(op, NEVER_RETURNED, p);
 	} else
 #endif
