@@ -3,7 +3,9 @@
 # build"): the drop-in at the configured HK_HARDEN level, the full level (a
 # second drop-in, libheapkit-full.so, built when the default is configured),
 # a shard instance over a region, and the table beside glibc's malloc.
-if(TARGET heapkit_dropin AND NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUILD_TYPE_UC STREQUAL "TSAN")
+# (HK_HARDEN=0 promises nothing: no test.)
+if(TARGET heapkit_dropin AND NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUILD_TYPE_UC STREQUAL "TSAN"
+   AND NOT HK_HARDEN STREQUAL "0")
   add_executable(harden test/harden.c)
   target_link_libraries(harden PRIVATE hkalloc ${CMAKE_DL_LIBS})
   target_compile_options(harden PRIVATE -fno-builtin)

@@ -217,6 +217,7 @@ static uintptr_t area_of(struct shard *sh, struct shard_segment *seg, struct sha
 	return (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : sh->seg_header);
 }
 
+#if HK_HARDEN >= 1
 /* The region (create or addmem) of a region instance holding p, as [lo, hi); false if none. */
 static bool region_of(struct shard *sh, uintptr_t p, uintptr_t *lo, uintptr_t *hi)
 {
@@ -234,6 +235,7 @@ static bool region_of(struct shard *sh, uintptr_t p, uintptr_t *lo, uintptr_t *h
 		}
 	return false;
 }
+#endif
 
 /*
  * What p (not NULL) is: false for a huge block (the caller's huge path
