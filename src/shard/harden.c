@@ -246,7 +246,8 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 {
 	uintptr_t a = (uintptr_t)p, base = a & sh->seg_mask;
 #if HK_HARDEN >= 1
-	if (sh->judge == SHARD_JUDGE_MAP) {
+	unsigned judge = __atomic_load_n(&sh->judge, __ATOMIC_RELAXED);
+	if (judge == SHARD_JUDGE_MAP) {
 		if (a >> SHARD_MAP_VA_BITS)
 			misuse(op, NEVER_RETURNED, p);
 		unsigned v = map_bytes ? __atomic_load_n(&map_bytes[a >> SHARD_MAP_SHIFT], __ATOMIC_ACQUIRE) : 0;
@@ -257,7 +258,7 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 		}
 		if (v != SHARD_MAP_SEG || base == a)
 			misuse(op, NEVER_RETURNED, p);
-	} else if (sh->judge == SHARD_JUDGE_REGION) {
+	} else if (judge == SHARD_JUDGE_REGION) {
 		uintptr_t lo, hi;
 		if (!region_of(sh, a, &lo, &hi))
 			misuse(op, NEVER_RETURNED, p);

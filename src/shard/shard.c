@@ -222,7 +222,8 @@ static int shard_op_addmem(hk_alloc_t *a, void *base, size_t len)
 			sh->ranges[sh->nr_ranges] = (struct shard_range){ (uintptr_t)base, (uintptr_t)base + len };
 			__atomic_store_n(&sh->nr_ranges, sh->nr_ranges + 1, __ATOMIC_RELEASE);
 		} else {
-			sh->judge = SHARD_JUDGE_TRUST;   /* more regions than it keeps: it trusts pointers */
+			/* more regions than it keeps: it trusts pointers */
+			__atomic_store_n(&sh->judge, SHARD_JUDGE_TRUST, __ATOMIC_RELAXED);
 		}
 		hk_unlock(&sh->lock);
 	}

@@ -458,9 +458,10 @@ hk_inline bool shard_seg_known(struct shard *sh, const void *p, uintptr_t base)
 	(void)sh, (void)base;
 	return shard_map_get(p) == SHARD_MAP_SEG;
 #else
-	if (sh->judge == SHARD_JUDGE_MAP)
+	unsigned judge = __atomic_load_n(&sh->judge, __ATOMIC_RELAXED);   /* addmem may turn it to TRUST */
+	if (judge == SHARD_JUDGE_MAP)
 		return shard_map_get(p) == SHARD_MAP_SEG;
-	if (sh->judge == SHARD_JUDGE_REGION)
+	if (judge == SHARD_JUDGE_REGION)
 		return base - sh->region_lo <= sh->region_span &&
 		       ((const struct shard_segment *)base)->stamp == shard_seg_stamp((const struct shard_segment *)base);
 	return true;
