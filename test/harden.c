@@ -420,7 +420,10 @@ static int run_asserted(enum target t, const char *lib, int level, const char *l
 }
 
 /* glibc: observed, not asserted (an abort with a message on stderr counts as caught). */
-static int run_glibc(bool *caught_case, int *caught, int *total)
+enum seen { SEEN_NOTHING, SEEN_ABORT, SEEN_SIGNAL, SEEN_NA };
+static const char *const seen_words[] = { "not detected", "abort", "fault (signal)", "(not a misuse)" };
+
+static int run_glibc(enum seen *seen, int *caught, int *total)
 {
 	int k = 0;
 	*caught = *total = 0;
@@ -428,15 +431,15 @@ static int run_glibc(bool *caught_case, int *caught, int *total)
 		const struct hcase *c = &cases[i];
 		for (size_t s = 0; s < (c->sized ? NR_SIZES : 1); s++, k++) {
 			struct outcome o = { 0 };
-			bool yes = false;
+			enum seen v = SEEN_NA;
 			if (!c->foreign_only) {
 				run_case(T_GLIBC, NULL, c, sizes[s], &o);
-				yes = aborted(&o) && o.err[0];
+				v = aborted(&o) && o.err[0] ? SEEN_ABORT : WIFSIGNALED(o.status) ? SEEN_SIGNAL : SEEN_NOTHING;
 				(*total)++;
-				*caught += yes;
+				*caught += v == SEEN_ABORT;
 			}
-			if (caught_case)
-				caught_case[k] = yes;
+			if (seen)
+				seen[k] = v;
 		}
 	}
 	return 0;
@@ -445,7 +448,7 @@ static int run_glibc(bool *caught_case, int *caught, int *total)
 static int mode_table(const char *lib1, int level1, const char *lib2, int level2)
 {
 	enum result g1[64], g2[64];
-	bool gl[64];
+	enum seen gl[64];
 	int c1, t1, c2, t2, cg, tg;
 	int bad = run_asserted(T_PRELOAD, lib1, level1, "release", &c1, &t1, g1);
 	bad += run_asserted(T_PRELOAD, lib2, level2, "full", &c2, &t2, g2);
@@ -459,7 +462,7 @@ static int mode_table(const char *lib1, int level1, const char *lib2, int level2
 			if (c->sized)
 				snprintf(size, sizeof size, "%zu", sizes[s]);
 			printf("| %s | %s | %s | %s | %s |\n", c->name, size, result_words[g1[k]], result_words[g2[k]],
-			       c->foreign_only ? "(not a misuse)" : gl[k] ? "abort" : "not detected");
+			       seen_words[gl[k]]);
 		}
 	}
 	printf("\ncaught with a message: HK_HARDEN=%d %d of %d, HK_HARDEN=%d %d of %d, glibc %d of %d "
