@@ -581,7 +581,8 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 			/* p's offset in its page's block area (small pages are aligned slots) */
 			uintptr_t off = ((uintptr_t)p - base) & (((uintptr_t)1 << seg->page_shift) - 1);
 			off -= pg == seg->pages ? sh->seg_header : 0;
-			if (hk_unlikely(b->key == _hk_shard_keys.free_key || off % pg->block_size))
+			/* (an unused page slot, bin 0, may have block_size 0: the slow path refuses it) */
+			if (hk_unlikely(b->key == _hk_shard_keys.free_key || pg->bin == 0 || off % pg->block_size))
 				goto slow;
 			b->key = _hk_shard_keys.free_key;
 #endif
