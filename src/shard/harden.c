@@ -265,8 +265,8 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 		bool stamped = base >= lo && base + sh->seg_header <= hi &&
 			       ((struct shard_segment *)base)->stamp == shard_seg_stamp((struct shard_segment *)base);
 		if (base == a) {
-			/* a huge block is a buddy block past large_max (the buddy judges the rest) */
-			if (stamped || hk_usable_size(sh->buddy, p) <= sh->large_max)
+			/* a segment's header is no block; a huge block is a live buddy block (the buddy judges) */
+			if (stamped)
 				misuse(op, NEVER_RETURNED, p);
 			return false;
 		}
