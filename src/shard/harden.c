@@ -286,7 +286,9 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 	if (hk_unlikely(pg->bin == 0))
 		misuse(op, NEVER_RETURNED, p);
 	uintptr_t area = area_of(sh, seg, pg);
-	if (hk_unlikely(a < area || a - area >= (uintptr_t)pg->capacity * pg->block_size))
+	/* blocks carved so far (the owner's count; another thread, racing with it, bounds by what fits) */
+	uint32_t carved = __atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() ? pg->capacity : pg->reserved;
+	if (hk_unlikely(a < area || a - area >= (uintptr_t)carved * pg->block_size))
 		misuse(op, NEVER_RETURNED, p);
 	uintptr_t off = (a - area) % pg->block_size;
 	if (hk_unlikely(off != 0 && (HK_HARDEN >= 1 && (!(page_flags(pg) & PAGE_HAS_ALIGNED) || (a & (HK_MIN_ALIGN - 1))))))
@@ -321,21 +323,21 @@ static bool list_holds(uintptr_t area, uintptr_t end, size_t bsize, const struct
 bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f)
 {
 	struct shard_page *pg = f->pg;
-	uintptr_t area = area_of(sh, f->seg, pg), end = area + (uintptr_t)pg->capacity * pg->block_size;
+	uint32_t cap = __atomic_load_n(&f->seg->owner, __ATOMIC_RELAXED) == shard_thread_self() ? pg->capacity : pg->reserved;
+	uintptr_t area = area_of(sh, f->seg, pg), end = area + (uintptr_t)cap * pg->block_size;
 	const struct shard_block *b = f->block;
-	return list_holds(area, end, pg->block_size, pg->free, b, pg->capacity) ||
-	       list_holds(area, end, pg->block_size, pg->local_free, b, pg->capacity) ||
+	return list_holds(area, end, pg->block_size, pg->free, b, cap) ||
+	       list_holds(area, end, pg->block_size, pg->local_free, b, cap) ||
 	       list_holds(area, end, pg->block_size,
-			  (const struct shard_block *)__atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE), b,
-			  pg->capacity);
+			  (const struct shard_block *)__atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE), b, cap);
 }
 
 /* op of f's block: abort when it is free already (HK_HARDEN 2; a page with no block in use, always). */
 void _hk_shard_check_not_free(struct shard *sh, const struct shard_found *f, const char *op, const void *p)
 {
-	if (hk_unlikely(__atomic_load_n(&f->pg->used, __ATOMIC_RELAXED) == 0 &&
-			!__atomic_load_n(&f->pg->xthread_free, __ATOMIC_RELAXED) &&
-			__atomic_load_n(&f->seg->owner, __ATOMIC_RELAXED) == shard_thread_self()))
+	/* (used is the owner's: read only by the owner) */
+	if (hk_unlikely(__atomic_load_n(&f->seg->owner, __ATOMIC_RELAXED) == shard_thread_self() && f->pg->used == 0 &&
+			!__atomic_load_n(&f->pg->xthread_free, __ATOMIC_RELAXED)))
 		misuse(op, "a block that is free already (double free)", p);
 #if HK_HARDEN >= 2
 	if (hk_unlikely(f->block->key == _hk_shard_keys.free_key) && _hk_shard_block_is_free(sh, f))
