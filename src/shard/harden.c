@@ -265,6 +265,9 @@ static bool region_of(struct shard *sh, uintptr_t p, uintptr_t *lo, uintptr_t *h
  */
 bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_found *f)
 {
+	/* a free before the first malloc (a pointer from before the preload): set up to judge it */
+	if (hk_unlikely(!__atomic_load_n(&sh->src, __ATOMIC_ACQUIRE)) && sh == &_hk_shard_os)
+		_hk_shard_os_ensure();
 	uintptr_t a = (uintptr_t)p, base = a & sh->seg_mask;
 #if HK_HARDEN >= 1
 	unsigned judge = __atomic_load_n(&sh->judge, __ATOMIC_RELAXED);
