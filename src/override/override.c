@@ -102,7 +102,7 @@ static void *dropin_zalloc(void *ctx, size_t size)
 static void *dropin_resize(void *ctx, void *p, size_t size)
 {
 	(void)ctx;
-	size_t old = _hk_shard_usable(OS, p);
+	size_t old = _hk_shard_usable_op(OS, p, "realloc");   /* judges p: a bad pointer aborts here */
 	if (size <= old && size >= old / 2) {
 		HK_ANNOTATE_RESIZE(p, old, size);
 		return p;

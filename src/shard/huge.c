@@ -23,6 +23,7 @@ struct shard_huge {
 	uintptr_t magic;      /* block address ^ SHARD_HUGE_MAGIC */
 };
 #define SHARD_HUGE_MAGIC ((uintptr_t)0x5ead5ead5ead5eadull)
+#define SHARD_HUGE_FREED ((uintptr_t)0xf9eef9eef9eef9eeull)   /* magic of a freed block whose mapping is cached */
 _Static_assert(sizeof(struct shard_huge) <= SHARD_HUGE_HDR, "huge header fits below the block");
 
 static struct shard_huge *huge_header(void *p) { return (struct shard_huge *)((uint8_t *)p - SHARD_HUGE_HDR); }
@@ -192,7 +193,9 @@ size_t _hk_shard_huge_usable(struct shard *sh, void *p)
 		return hk_usable_size(sh->buddy, p);
 	struct shard_huge *hh = huge_header(p);
 	if (hk_unlikely(hh->magic != ((uintptr_t)p ^ SHARD_HUGE_MAGIC)))
-		_hk_fatal("shard: free of a pointer this instance never returned", p);
+		_hk_fatal(hh->magic == ((uintptr_t)p ^ SHARD_HUGE_FREED) ? "free of a block that is free already (double free)"
+									  : "free of a pointer heapkit never returned",
+			  p);
 	return hh->usable;
 }
 
@@ -207,7 +210,7 @@ void _hk_shard_huge_free(struct shard *sh, void *p)
 		struct shard_huge *hh = huge_header(p);
 		void *base = hh->base;
 		size_t len = hh->map_len, align = hh->align;
-		hh->magic = 0;
+		hh->magic = (uintptr_t)p ^ SHARD_HUGE_FREED;
 		if (len > sh->huge_cache_max / 2 || !cache_put(sh, base, len, align))
 			sh->src->unmap(sh->src, base, len);
 	}

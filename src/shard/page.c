@@ -36,14 +36,6 @@ static struct shard_segment *page_segment(struct shard_page *pg)
 	return hk_container_of(pg - pg->index, struct shard_segment, pages);
 }
 
-/* The start of the block holding p (p may point inside it). */
-static void *block_start(struct shard_segment *seg, struct shard_page *pg, void *p, size_t seg_header)
-{
-	uintptr_t start = (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : seg_header);
-	uintptr_t off = (uintptr_t)p - start;
-	return (void *)(start + off - off % pg->block_size);
-}
-
 static uintptr_t page_area(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
 {
 	return (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : sh->seg_header);
@@ -170,13 +162,18 @@ void _hk_shard_page_collect(struct shard_page *pg)
 	if (__atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED)) {
 		struct shard_block *list =
 			(struct shard_block *)__atomic_exchange_n(&pg->xthread_free, 0, __ATOMIC_ACQUIRE);
-		struct shard_block *tail = list;
+		struct shard_block *tail = list, *next;
 		uint32_t n = 1;
-		while (tail->next) {
-			tail = tail->next;
+		while ((next = shard_link_get(tail)) != NULL) {
+#if HK_HARDEN >= 2
+			if (hk_unlikely(((uintptr_t)next ^ (uintptr_t)tail) & ~(((uintptr_t)1 << SHARD_SEG_SHIFT_MAX) - 1) ||
+					n >= pg->capacity))
+				_hk_shard_list_corrupt(pg, tail);
+#endif
+			tail = next;
 			n++;
 		}
-		tail->next = pg->local_free;
+		shard_link_set(tail, pg->local_free);
 		pg->local_free = list;
 		__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
 		hk_assert_internal(pg->used >= n);
@@ -198,8 +195,8 @@ static void page_extend(struct shard *sh, struct shard_segment *seg, struct shar
 		n = pg->reserved - pg->capacity;
 	uint8_t *b = (uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size;
 	for (size_t i = 0; i + 1 < n; i++, b += pg->block_size)
-		((struct shard_block *)b)->next = (struct shard_block *)(b + pg->block_size);
-	((struct shard_block *)b)->next = NULL;
+		shard_link_set((struct shard_block *)b, (struct shard_block *)(b + pg->block_size));
+	shard_link_set((struct shard_block *)b, NULL);
 	pg->free = (struct shard_block *)((uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size);
 	pg->capacity += (uint32_t)n;
 }
@@ -455,6 +452,7 @@ static struct shard_segment *segment_alloc(struct shard_heap *h, unsigned kind)
 	}
 	hk_assert(((uintptr_t)seg & ~sh->seg_mask) == 0);
 	memset(seg, 0, sh->seg_header);
+	seg->stamp = shard_seg_stamp(seg);
 	seg->heap = h;
 	seg->kind = (uint8_t)kind;
 	seg->page_shift = (uint8_t)(kind == SEG_LARGE ? sh->seg_shift : sh->page_shift);
@@ -482,6 +480,7 @@ void _hk_shard_segment_release(struct shard *sh, struct shard_segment *seg)
 		seg->all_next->all_prev = seg->all_prev;
 	__atomic_store_n(&seg->owner, SEG_ABANDONED, __ATOMIC_RELAXED);
 	seg->kind = 0;
+	seg->stamp = 0;
 	bool keep = sh->nr_cached < sh->cache_reserved || (sh->nr_cached < sh->cache_max + sh->cache_reserved && sh->clock_ms);
 	if (keep) {
 		seg->cached_at = sh->clock_ms();
@@ -714,8 +713,16 @@ static void *malloc_slow(struct shard *sh, size_t size)
 	struct shard_page *pg = heap_find_page(h, shard_bin_of(size));
 	if (!pg)
 		return NULL;
-	struct shard_block *b = pg->free;
-	pg->free = b->next;
+	struct shard_block *b = pg->free, *next = shard_link_get(b);
+#if HK_HARDEN >= 2
+	/* the slow path checks the whole page's bounds, not just the segment's */
+	uintptr_t area = page_area(sh, page_segment(pg), pg);
+	if (hk_unlikely(next && ((uintptr_t)next - area >= (uintptr_t)pg->capacity * pg->block_size ||
+				 ((uintptr_t)next - area) % pg->block_size)))
+		_hk_shard_list_corrupt(pg, b);
+	b->key = 0;
+#endif
+	pg->free = next;
 	pg->used++;
 	h->nr_allocs++;
 	purge_safe_point(sh);
@@ -734,7 +741,10 @@ hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size)
 /* The owner's free of block b on pg when the fast path could not. */
 static void free_local(struct shard_segment *seg, struct shard_page *pg, struct shard_block *b)
 {
-	b->next = pg->local_free;
+#if HK_HARDEN >= 2
+	b->key = _hk_shard_keys.free_key;
+#endif
+	shard_link_set(b, pg->local_free);
 	pg->local_free = b;
 	pg->used--;
 	if (page_flags(pg) & PAGE_IN_FULL) {
@@ -752,32 +762,36 @@ static void free_local(struct shard_segment *seg, struct shard_page *pg, struct 
 /* Another thread's free: push on the page's atomic stack. */
 static void free_remote(struct shard_page *pg, struct shard_block *b)
 {
+#if HK_HARDEN >= 2
+	b->key = _hk_shard_keys.free_key;
+#endif
 	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED);
 	do {
-		b->next = (struct shard_block *)old;
+		shard_link_set(b, (struct shard_block *)old);
 	} while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, (uintptr_t)b, true, __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
 }
 
+/*
+ * Everything the fast path could not do. The pointer is judged first
+ * (harden.c): a pointer heapkit never returned, one into the middle of a
+ * block or a block that is free already aborts with its message.
+ */
 hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh)
 {
-	uintptr_t base = (uintptr_t)p & sh->seg_mask;
-	if (base == (uintptr_t)p) {
-		if (p)
-			_hk_shard_huge_free(sh, p);
+	if (!p)
+		return;
+	struct shard_found f;
+	if (!_hk_shard_judge(sh, p, "free", &f)) {
+		_hk_shard_huge_free(sh, p);
 		return;
 	}
-	struct shard_segment *seg = (struct shard_segment *)base;
-	struct shard_page *pg = page_head(_hk_shard_page_of(seg, p));
-	if (hk_unlikely(pg->bin == 0 || seg->kind == 0))
-		_hk_fatal("shard: free of a pointer this instance never returned", p);
-	if (page_flags(pg) & PAGE_HAS_ALIGNED)
-		p = block_start(seg, pg, p, sh->seg_header);
-	if (__atomic_load_n(&seg->owner, __ATOMIC_ACQUIRE) == shard_thread_self()) {
-		free_local(seg, pg, p);
+	_hk_shard_check_not_free(sh, &f, "free", p);
+	if (__atomic_load_n(&f.seg->owner, __ATOMIC_ACQUIRE) == shard_thread_self()) {
+		free_local(f.seg, f.pg, f.block);
 		purge_safe_point(sh);
 	} else {
-		free_remote(pg, p);
+		free_remote(f.pg, f.block);
 	}
 }
 
@@ -831,22 +845,21 @@ void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size)
 	return q;
 }
 
-size_t _hk_shard_usable(struct shard *sh, void *p)
+/* Usable bytes at p (not NULL), judged for op ("realloc", "malloc_usable_size"). */
+size_t _hk_shard_usable_op(struct shard *sh, void *p, const char *op)
 {
-	uintptr_t base = (uintptr_t)p & sh->seg_mask;
-	if (base == (uintptr_t)p)
+	struct shard_found f;
+	if (!_hk_shard_judge(sh, p, op, &f))
 		return _hk_shard_huge_usable(sh, p);
-	struct shard_segment *seg = (struct shard_segment *)base;
-	struct shard_page *pg = page_head(_hk_shard_page_of(seg, p));
-	if (!(page_flags(pg) & PAGE_HAS_ALIGNED))
-		return pg->block_size;
-	uint8_t *b = block_start(seg, pg, p, sh->seg_header);
-	return pg->block_size - (size_t)((uint8_t *)p - b);
+	_hk_shard_check_not_free(sh, &f, op, p);
+	return f.pg->block_size - (size_t)((uint8_t *)p - (uint8_t *)f.block);
 }
+
+size_t _hk_shard_usable(struct shard *sh, void *p) { return _hk_shard_usable_op(sh, p, "malloc_usable_size"); }
 
 void *_hk_shard_realloc(struct shard *sh, void *p, size_t size)
 {
-	size_t usable = _hk_shard_usable(sh, p);
+	size_t usable = _hk_shard_usable_op(sh, p, "realloc");
 	if (size <= usable && size >= usable / 2)
 		return p;
 	if (size > sh->large_max && ((uintptr_t)p & ~sh->seg_mask) == 0) {

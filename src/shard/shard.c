@@ -128,6 +128,13 @@ hk_alloc_t *hk_shard_create(void *base, size_t len)
 #endif
 	shard_geometry(sh, region_seg_shift(len));
 	shard_init(sh, (struct shard_heap *)(sh + 1));
+#ifdef HK_HAVE_BUDDY
+	/* Segments and huge blocks lie in the region: judged by its range and the segments' stamps. */
+	_hk_shard_keys_init();
+	sh->judge = SHARD_JUDGE_REGION;
+	sh->region_lo = len >= sh->seg_size ? (uintptr_t)base : UINTPTR_MAX;
+	sh->region_span = len >= sh->seg_size ? len - sh->seg_size : 0;
+#endif
 	sh->bytes_managed = len;
 	return &sh->base;
 }
@@ -155,7 +162,10 @@ hk_noinline bool _hk_shard_os_ensure(void)
 		sh->cache_delay_ms = SHARD_CACHE_DELAY_MS;
 		sh->huge_cache_max = SHARD_HUGE_CACHE_BYTES;
 		shard_init(sh, NULL);
-		__atomic_store_n(&sh->src, os, __ATOMIC_RELEASE);
+		/* the page source that keeps the segment map; the OS itself (nothing judged) without one */
+		struct hk_page_source *judged = _hk_shard_map_source(os);
+		sh->judge = judged ? SHARD_JUDGE_MAP : SHARD_JUDGE_TRUST;
+		__atomic_store_n(&sh->src, judged ? judged : os, __ATOMIC_RELEASE);
 	}
 	hk_unlock(&os_init_lock);
 	return true;
@@ -208,6 +218,13 @@ static int shard_op_addmem(hk_alloc_t *a, void *base, size_t len)
 	if (rc == 0) {
 		hk_lock(&sh->lock);
 		sh->bytes_managed += len;
+		if (sh->nr_ranges < SHARD_RANGES) {
+			sh->ranges[sh->nr_ranges] = (struct shard_range){ (uintptr_t)base, (uintptr_t)base + len };
+			__atomic_store_n(&sh->nr_ranges, sh->nr_ranges + 1, __ATOMIC_RELEASE);
+		} else {
+			/* more regions than it keeps: it trusts pointers */
+			__atomic_store_n(&sh->judge, SHARD_JUDGE_TRUST, __ATOMIC_RELAXED);
+		}
 		hk_unlock(&sh->lock);
 	}
 	return rc;
@@ -299,7 +316,7 @@ static long list_count(uintptr_t area, struct shard_page *pg, struct shard_block
 {
 	long n = 0;
 	uintptr_t end = area + (uintptr_t)pg->capacity * pg->block_size;
-	for (; b; b = b->next) {
+	for (; b; b = shard_link_get(b)) {
 		uintptr_t x = (uintptr_t)b;
 		if (x < area || x >= end || (x - area) % pg->block_size || ++n > (long)pg->capacity)
 			return -1;

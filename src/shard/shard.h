@@ -70,6 +70,7 @@
 #define SHARD_HUGE_CACHE 16                                   /* freed OS huge mappings kept .. */
 #define SHARD_HUGE_CACHE_BYTES ((size_t)128 << 20)            /* .. up to 128 MiB in all, for cache_delay */
 #define SHARD_HUGE_SLACK 4                                    /* a reused mapping is trimmed over 4x the request */
+#define SHARD_RANGES 16                                       /* addmem regions a region instance judges by */
 
 /* Bin of a size: 1..8 linear, then SHARD_STEPS per doubling. Size >= 1. */
 static inline unsigned shard_bin_of(size_t size)
@@ -101,10 +102,93 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
 
 /* --- Blocks and pages ------------------------------------------------------ */
 
-/* A free block: its first word links the list it is on. */
+/* --- Hardening ------------------------------------------------------------------
+ * HK_HARDEN (CMake -DHK_HARDEN=0|1|2, default 1) says what the release build
+ * checks (docs/safety.md, "The release build"):
+ *   0  nothing on the fast paths: a bad pointer may fault inside free
+ *   1  every pointer judged by heapkit's metadata before anything is read
+ *      through it: the segment map (over the OS) or the instance's ranges and
+ *      segment stamps (over a region); interior, unaligned and foreign frees
+ *      and double frees found wherever free takes its slow path
+ *   2  also on the fast paths: unaligned frees, double frees of a block still
+ *      free (a per-process key in the freed block's second word, confirmed on
+ *      the page's lists), interior frees (block boundary), and free lists whose
+ *      links are encoded (next ^ key ^ the block's address) and checked when
+ *      popped, so a write after free cannot become a write anywhere
+ */
+#ifndef HK_HARDEN
+#define HK_HARDEN 1
+#endif
+
+/*
+ * Per-process secrets, drawn once before the first segment exists and never
+ * changed (encoded links and stamps depend on them).
+ */
+struct shard_keys {
+	uintptr_t free_key;   /* HK_HARDEN 2: second word of a free block */
+	uintptr_t link_key;   /* HK_HARDEN 2: mixed into every free-list link */
+	uintptr_t stamp_key;  /* segment stamps (region instances) */
+};
+extern struct shard_keys _hk_shard_keys __attribute__((visibility("hidden")));
+void _hk_shard_keys_init(void);
+
+/*
+ * The segment map: one byte per 4 MiB (2^SHARD_MAP_SHIFT) of the 47-bit
+ * address space, saying what heapkit mapped there from the OS. Reserved
+ * (32 MiB, untouched parts cost nothing) when the OS instance starts; until
+ * then bytes points at a zero byte and mask is 0, so every lookup says
+ * "nothing". Set when the page source maps a segment or a huge block,
+ * cleared before it unmaps one. A pointer of 2^47 and more aliases a lower
+ * entry in the fast path's lookup; the slow path refuses it first.
+ */
+#define SHARD_MAP_SHIFT SHARD_SEG_SHIFT_OS                       /* 22: a granule is an OS segment */
+#define SHARD_MAP_VA_BITS 47                                     /* user address space */
+#define SHARD_MAP_ENTRIES ((uintptr_t)1 << (SHARD_MAP_VA_BITS - SHARD_MAP_SHIFT)) /* 2^25: 32 MiB */
+#define SHARD_MAP_NONE 0     /* not heapkit's */
+#define SHARD_MAP_SEG 1      /* a segment of the OS instance (live or cached) */
+#define SHARD_MAP_HUGE 2     /* part of a huge block's mapping (live or cached) */
+/* (hidden: the fast path reads them straight, not through the GOT) */
+extern const uint8_t *_hk_shard_map_bytes __attribute__((visibility("hidden")));   /* a zero byte until reserved */
+extern uintptr_t _hk_shard_map_mask __attribute__((visibility("hidden")));         /* SHARD_MAP_ENTRIES - 1, 0 before */
+struct hk_page_source *_hk_shard_map_source(struct hk_page_source *os);
+
+/* (Plain loads: both words are written once, table first; TSan builds say so.) */
+hk_inline unsigned shard_map_get(const void *p)
+{
+#if defined(HK_TSAN) && HK_TSAN
+	return __atomic_load_n(&_hk_shard_map_bytes, __ATOMIC_ACQUIRE)
+		[((uintptr_t)p >> SHARD_MAP_SHIFT) & __atomic_load_n(&_hk_shard_map_mask, __ATOMIC_ACQUIRE)];
+#else
+	return _hk_shard_map_bytes[((uintptr_t)p >> SHARD_MAP_SHIFT) & _hk_shard_map_mask];
+#endif
+}
+
+/* --- Blocks and pages ------------------------------------------------------ */
+
+/*
+ * A free block: its first word links the list it is on (encoded with
+ * HK_HARDEN 2: shard_link_get/set are the only readers and writers); with
+ * HK_HARDEN 2 its second word holds _hk_shard_keys.free_key while it is free.
+ * Blocks are 16 bytes at least.
+ */
 struct shard_block {
 	struct shard_block *next;
+	uintptr_t key;
 };
+
+#if HK_HARDEN >= 2
+hk_inline struct shard_block *shard_link_get(const struct shard_block *b)
+{
+	return (struct shard_block *)((uintptr_t)b->next ^ _hk_shard_keys.link_key ^ (uintptr_t)b);
+}
+hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next)
+{
+	b->next = (struct shard_block *)((uintptr_t)next ^ _hk_shard_keys.link_key ^ (uintptr_t)b);
+}
+#else
+hk_inline struct shard_block *shard_link_get(const struct shard_block *b) { return b->next; }
+hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next) { b->next = next; }
+#endif
 
 #define PAGE_IN_FULL 1u      /* found without a free block: at the back of its bin's queue */
 #define PAGE_HAS_ALIGNED 2u  /* an aligned block inside: free finds the block start */
@@ -178,7 +262,8 @@ struct shard_segment {
 	hk_lock_t purge_lock;            /* guards purge_new/old and the madvise of their slots */
 	uint32_t pad2;
 	uint64_t cached_at;              /* while in the instance's cache: when it went there (ms) */
-	uint64_t pad3[4];
+	uintptr_t stamp;                 /* shard_seg_stamp(seg) while live (region instances judge by it) */
+	uint64_t pad3[3];
 	struct shard_page pages[];       /* nr_pages page headers */
 };
 _Static_assert(sizeof(struct shard_segment) == 128, "page headers stay cache aligned");
@@ -340,7 +425,50 @@ struct shard {
 		uint64_t cached_at;          /* when it was freed (ms) */
 	} huge_cache[SHARD_HUGE_CACHE];      /* freed OS huge mappings (lock) */
 	size_t huge_cache_max;               /* bytes huge_cache may hold */
+	/*
+	 * Judging a pointer before reading through it (HK_HARDEN >= 1): the
+	 * OS instance asks the segment map; a region instance checks that the
+	 * segment base lies in one of its regions and carries its stamp.
+	 */
+	unsigned judge;                      /* SHARD_JUDGE_* */
+	uintptr_t region_lo;                 /* the region given at create .. */
+	uintptr_t region_span;               /* .. where a segment may start: [lo, lo + span] */
+	unsigned nr_ranges;                  /* regions given by addmem (lock to write) */
+	struct shard_range {
+		uintptr_t lo, hi;
+	} ranges[SHARD_RANGES];
 };
+#define SHARD_JUDGE_TRUST 0     /* segments from the OS at a size the map does not cover: not judged */
+#define SHARD_JUDGE_MAP 1       /* the OS instance: the segment map */
+#define SHARD_JUDGE_REGION 2    /* over a region: ranges and segment stamps */
+
+hk_inline uintptr_t shard_seg_stamp(const struct shard_segment *seg)
+{
+	return (uintptr_t)seg ^ _hk_shard_keys.stamp_key;
+}
+
+/*
+ * Whether base (p's segment base, p != base) is a segment of sh that may be
+ * read: the fast paths' test, before anything is read through p.
+ */
+hk_inline bool shard_seg_known(struct shard *sh, const void *p, uintptr_t base)
+{
+#if HK_HARDEN == 0
+	(void)sh, (void)p, (void)base;
+	return true;
+#elif defined(HK_SHARD_SINGLE) && HK_SHARD_SINGLE
+	(void)sh, (void)base;
+	return shard_map_get(p) == SHARD_MAP_SEG;
+#else
+	unsigned judge = __atomic_load_n(&sh->judge, __ATOMIC_RELAXED);   /* addmem may turn it to TRUST */
+	if (judge == SHARD_JUDGE_MAP)
+		return shard_map_get(p) == SHARD_MAP_SEG;
+	if (judge == SHARD_JUDGE_REGION)
+		return base - sh->region_lo <= sh->region_span &&
+		       ((const struct shard_segment *)base)->stamp == shard_seg_stamp((const struct shard_segment *)base);
+	return true;
+#endif
+}
 
 /* --- Shared inside shard ------------------------------------------------------ */
 
@@ -349,8 +477,10 @@ extern uint64_t _hk_shard_xthread_collected;
 hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size);
 hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh);
 hk_noinline void _hk_shard_page_emptied(struct shard_page *pg);
+__attribute__((noreturn, cold)) void _hk_shard_list_corrupt(const struct shard_page *pg, const void *block);
 void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size);
 size_t _hk_shard_usable(struct shard *sh, void *p);
+size_t _hk_shard_usable_op(struct shard *sh, void *p, const char *op);
 void *_hk_shard_realloc(struct shard *sh, void *p, size_t size);
 void *_hk_shard_calloc(struct shard *sh, size_t size);
 struct shard_segment *_hk_shard_segment_of(struct shard *sh, const void *p);
@@ -368,6 +498,16 @@ size_t _hk_shard_reserve(struct shard *sh, size_t n);
 void _hk_shard_page_free(struct shard_heap *h, struct shard_page *pg);
 void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg);
 void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg);
+
+/* harden.c */
+struct shard_found {
+	struct shard_segment *seg;
+	struct shard_page *pg;           /* the page's head */
+	struct shard_block *block;       /* the block's start */
+};
+bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_found *f);
+bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f);
+void _hk_shard_check_not_free(struct shard *sh, const struct shard_found *f, const char *op, const void *p);
 
 /* huge.c */
 void *_hk_shard_huge_alloc(struct shard *sh, size_t align, size_t size, bool *fresh);
@@ -408,7 +548,13 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 		struct shard_page *pg = h->direct[(size + SHARD_GRANULE - 1) >> SHARD_GRANULE_SHIFT];
 		struct shard_block *b = pg->free;
 		if (hk_likely(b != NULL)) {
-			pg->free = b->next;
+			struct shard_block *next = shard_link_get(b);
+#if HK_HARDEN >= 2
+			if (hk_unlikely((((uintptr_t)next ^ (uintptr_t)b) & sh->seg_mask) && next))
+				_hk_shard_list_corrupt(pg, b);
+			b->key = 0;
+#endif
+			pg->free = next;
 			pg->used++;
 			h->nr_allocs++;
 			return b;
@@ -419,24 +565,39 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 
 /*
  * free: the owner pushes on the page's local list; everything else (another
- * thread's block, a full or aligned page, a huge block, NULL) is slow.
+ * thread's block, a full or aligned page, a huge block, NULL, a pointer
+ * heapkit does not know, and with HK_HARDEN 2 a block that looks free or a
+ * pointer off a block boundary) is slow. The segment is judged known before
+ * its header is read.
  */
 hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask)
 {
 	uintptr_t base = (uintptr_t)p & seg_mask;
-	if (hk_likely(base != (uintptr_t)p)) {
+	if (hk_likely(base != (uintptr_t)p && shard_seg_known(sh, p, base))) {
 		struct shard_segment *seg = (struct shard_segment *)base;
 		struct shard_page *pg = &seg->pages[((uintptr_t)p - base) >> seg->page_shift];
 		if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() &&
 			      page_flags(pg) == 0)) {
 			struct shard_block *b = p;
-			b->next = pg->local_free;
+#if HK_HARDEN >= 2
+			/* p's offset in its page's block area (small pages are aligned slots) */
+			uintptr_t off = ((uintptr_t)p - base) & (((uintptr_t)1 << seg->page_shift) - 1);
+			off -= pg == seg->pages ? sh->seg_header : 0;
+			/* (an unused page slot, bin 0, may have block_size 0: the slow path refuses it) */
+			if (hk_unlikely(b->key == _hk_shard_keys.free_key || pg->bin == 0 || off % pg->block_size))
+				goto slow;
+			b->key = _hk_shard_keys.free_key;
+#endif
+			shard_link_set(b, pg->local_free);
 			pg->local_free = b;
 			if (hk_unlikely(--pg->used == 0))
 				_hk_shard_page_emptied(pg);
 			return;
 		}
 	}
+#if HK_HARDEN >= 2
+slow:
+#endif
 	_hk_shard_free_slow(p, sh);
 }
 
