@@ -260,8 +260,8 @@ struct hcase {
 #define FULL(r) { NOT_DETECTED, MAYBE(r), r }, 0
 #define ALL_REGION(r, on_region) { NOT_DETECTED, r, r }, on_region
 static const struct hcase cases[] = {
-	{ "double-free", double_free, true, false, FULL(DOUBLE_FREE) },
-	{ "double-free-later", double_free_later, true, false, FULL(DOUBLE_FREE) },
+	{ "double-free", double_free, true, false, ALL(DOUBLE_FREE) },
+	{ "double-free-later", double_free_later, true, false, ALL(DOUBLE_FREE) },
 	{ "double-free-huge", double_free_huge, false, false, ALL(DOUBLE_FREE) },
 	{ "free-stack", free_stack, false, false, ALL(NEVER_RETURNED) },
 	{ "free-static", free_static, false, false, ALL(NEVER_RETURNED) },
@@ -274,7 +274,7 @@ static const struct hcase cases[] = {
 	{ "free-interior-huge", free_interior_huge, false, false, ALL_REGION(INTERIOR, NEVER_RETURNED) },
 	{ "realloc-stack", realloc_stack, false, false, ALL(NEVER_RETURNED) },
 	{ "realloc-interior", realloc_interior, true, false, ALL(INTERIOR) },
-	{ "realloc-freed", realloc_freed, true, false, FULL(DOUBLE_FREE) },
+	{ "realloc-freed", realloc_freed, true, false, ALL(DOUBLE_FREE) },
 	{ "usable-stack", usable_stack, false, false, ALL(NEVER_RETURNED) },
 	{ "usable-interior", usable_interior, true, false, ALL(INTERIOR) },
 	{ "write-after-free", write_after_free, true, false, FULL(LIST_CORRUPT) },

@@ -355,14 +355,14 @@ bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f)
 			  (const struct shard_block *)__atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE), b, cap);
 }
 
-/* op of f's block: abort when it is free already (HK_HARDEN 2; a page with no block in use, always). */
+/* op of f's block: abort when it is free already (HK_HARDEN >= 1; a page with no block in use, always). */
 void _hk_shard_check_not_free(struct shard *sh, const struct shard_found *f, const char *op, const void *p)
 {
 	/* (used is the owner's: read only by the owner) */
 	if (hk_unlikely(__atomic_load_n(&f->seg->owner, __ATOMIC_RELAXED) == shard_thread_self() && f->pg->used == 0 &&
 			!__atomic_load_n(&f->pg->xthread_free, __ATOMIC_RELAXED)))
 		misuse(op, "a block that is free already (double free)", p);
-#if HK_HARDEN >= 2
+#if HK_HARDEN >= 1
 	if (hk_unlikely(f->block->key == _hk_shard_keys.free_key) && _hk_shard_block_is_free(sh, f))
 		misuse(op, "a block that is free already (double free)", p);
 #else

@@ -720,6 +720,8 @@ static void *malloc_slow(struct shard *sh, size_t size)
 	if (hk_unlikely(next && ((uintptr_t)next - area >= (uintptr_t)pg->capacity * pg->block_size ||
 				 ((uintptr_t)next - area) % pg->block_size)))
 		_hk_shard_list_corrupt(pg, b);
+#endif
+#if HK_HARDEN >= 1
 	b->key = 0;
 #endif
 	pg->free = next;
@@ -741,7 +743,7 @@ hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size)
 /* The owner's free of block b on pg when the fast path could not. */
 static void free_local(struct shard_segment *seg, struct shard_page *pg, struct shard_block *b)
 {
-#if HK_HARDEN >= 2
+#if HK_HARDEN >= 1
 	b->key = _hk_shard_keys.free_key;
 #endif
 	shard_link_set(b, pg->local_free);
@@ -762,7 +764,7 @@ static void free_local(struct shard_segment *seg, struct shard_page *pg, struct 
 /* Another thread's free: push on the page's atomic stack. */
 static void free_remote(struct shard_page *pg, struct shard_block *b)
 {
-#if HK_HARDEN >= 2
+#if HK_HARDEN >= 1
 	b->key = _hk_shard_keys.free_key;
 #endif
 	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED);

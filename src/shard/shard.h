@@ -109,12 +109,13 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
  *   1  every pointer judged by heapkit's metadata before anything is read
  *      through it: the segment map (over the OS) or the instance's ranges and
  *      segment stamps (over a region); interior, unaligned and foreign frees
- *      and double frees found wherever free takes its slow path
- *   2  also on the fast paths: unaligned frees, double frees of a block still
- *      free (a per-process key in the freed block's second word, confirmed on
- *      the page's lists), interior frees (block boundary), and free lists whose
- *      links are encoded (next ^ key ^ the block's address) and checked when
- *      popped, so a write after free cannot become a write anywhere
+ *      found wherever free takes its slow path; double frees of a block still
+ *      free on every path (a per-process key in the freed block's second word,
+ *      cleared by malloc, confirmed on the page's lists)
+ *   2  also on the fast paths: unaligned and interior frees (block boundary),
+ *      and free lists whose links are encoded (next ^ key ^ the block's
+ *      address) and checked when popped, so a write after free cannot become
+ *      a write anywhere
  */
 #ifndef HK_HARDEN
 #define HK_HARDEN 1
@@ -125,7 +126,7 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
  * changed (encoded links and stamps depend on them).
  */
 struct shard_keys {
-	uintptr_t free_key;   /* HK_HARDEN 2: second word of a free block */
+	uintptr_t free_key;   /* HK_HARDEN >= 1: second word of a free block */
 	uintptr_t link_key;   /* HK_HARDEN 2: mixed into every free-list link */
 	uintptr_t stamp_key;  /* segment stamps (region instances) */
 };
@@ -168,7 +169,7 @@ hk_inline unsigned shard_map_get(const void *p)
 /*
  * A free block: its first word links the list it is on (encoded with
  * HK_HARDEN 2: shard_link_get/set are the only readers and writers); with
- * HK_HARDEN 2 its second word holds _hk_shard_keys.free_key while it is free.
+ * HK_HARDEN >= 1 its second word holds _hk_shard_keys.free_key while it is free.
  * Blocks are 16 bytes at least.
  */
 struct shard_block {
@@ -552,6 +553,8 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 #if HK_HARDEN >= 2
 			if (hk_unlikely((((uintptr_t)next ^ (uintptr_t)b) & sh->seg_mask) && next))
 				_hk_shard_list_corrupt(pg, b);
+#endif
+#if HK_HARDEN >= 1
 			b->key = 0;
 #endif
 			pg->free = next;
@@ -566,8 +569,8 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 /*
  * free: the owner pushes on the page's local list; everything else (another
  * thread's block, a full or aligned page, a huge block, NULL, a pointer
- * heapkit does not know, and with HK_HARDEN 2 a block that looks free or a
- * pointer off a block boundary) is slow. The segment is judged known before
+ * heapkit does not know, a block that looks free (HK_HARDEN >= 1), a pointer
+ * off a block boundary (HK_HARDEN 2)) is slow. The segment is judged known before
  * its header is read.
  */
 hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask)
@@ -584,7 +587,12 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 			uintptr_t off = ((uintptr_t)p - base) & (((uintptr_t)1 << seg->page_shift) - 1);
 			off -= pg == seg->pages ? sh->seg_header : 0;
 			/* (an unused page slot, bin 0, may have block_size 0: the slow path refuses it) */
-			if (hk_unlikely(b->key == _hk_shard_keys.free_key || pg->bin == 0 || off % pg->block_size))
+			if (hk_unlikely(pg->bin == 0 || off % pg->block_size))
+				goto slow;
+#endif
+#if HK_HARDEN >= 1
+			/* looks free already: the slow path confirms on the page's lists */
+			if (hk_unlikely(b->key == _hk_shard_keys.free_key))
 				goto slow;
 			b->key = _hk_shard_keys.free_key;
 #endif
@@ -595,7 +603,7 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 			return;
 		}
 	}
-#if HK_HARDEN >= 2
+#if HK_HARDEN >= 1
 slow:
 #endif
 	_hk_shard_free_slow(p, sh);
