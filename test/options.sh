@@ -44,7 +44,7 @@ expect "stats: OS mappings" '^heapkit: OS mappings +segments mapped [1-9][0-9]*,
 expect "stats: per size class" '^heapkit: per size class'
 expect "stats: the 4 KiB class" '^heapkit: +4096 B +[0-9]+ / [0-9]+$'
 # The program held 2 MiB at its peak. Known failure: shard's peak_bytes is
-# the highest value a statistics call saw (src/shard/shard.c, shard_op_stats),
+# the highest value a statistics call saw (src/shard/shard.c, shard_stats),
 # not the true peak; XPASS (a failure) once that is fixed, to drop this line.
 if grep -q -E '^heapkit: memory in use .*peak ([2-9]|[1-9][0-9]+)\.[0-9] MiB$' "$out"; then
 	echo "XPASS stats: the peak is the true peak (2 MiB): remove the known failure"

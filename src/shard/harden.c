@@ -212,11 +212,6 @@ void _hk_shard_list_corrupt(const struct shard_page *pg, const void *block)
 
 /* --- Judging a pointer ------------------------------------------------------------------------ */
 
-static uintptr_t area_of(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
-{
-	return (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : sh->seg_header);
-}
-
 #if HK_HARDEN >= 1
 /*
  * Whether base (region memory) starts a live segment. At a huge block's
@@ -308,7 +303,7 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 		pg -= pg->slots;
 	if (hk_unlikely(pg->bin == 0))
 		misuse(op, NEVER_RETURNED, p);
-	uintptr_t area = area_of(sh, seg, pg);
+	uintptr_t area = shard_slot_area(sh, seg, pg->index);
 	/* blocks carved so far (the owner's count; another thread, racing with it, bounds by what fits) */
 	uint32_t carved = __atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() ? pg->capacity : pg->reserved;
 	if (hk_unlikely(a < area || a - area >= (uintptr_t)carved * pg->block_size))
@@ -347,7 +342,7 @@ bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f)
 {
 	struct shard_page *pg = f->pg;
 	uint32_t cap = __atomic_load_n(&f->seg->owner, __ATOMIC_RELAXED) == shard_thread_self() ? pg->capacity : pg->reserved;
-	uintptr_t area = area_of(sh, f->seg, pg), end = area + (uintptr_t)cap * pg->block_size;
+	uintptr_t area = shard_slot_area(sh, f->seg, pg->index), end = area + (uintptr_t)cap * pg->block_size;
 	const struct shard_block *b = f->block;
 	return list_holds(area, end, pg->block_size, pg->free, b, cap) ||
 	       list_holds(area, end, pg->block_size, pg->local_free, b, cap) ||

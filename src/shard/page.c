@@ -38,7 +38,7 @@ static struct shard_segment *page_segment(struct shard_page *pg)
 
 static uintptr_t page_area(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
 {
-	return (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : sh->seg_header);
+	return shard_slot_area(sh, seg, pg->index);
 }
 
 /* --- Page queues ---------------------------------------------------------------- */
@@ -228,7 +228,7 @@ static void segment_purge_slots(struct shard *sh, struct shard_segment *seg, uin
 		while (i + n < 64 && ((mask >> (i + n)) & 1))
 			n++;
 		mask &= ~slot_bits(i, n);
-		uintptr_t lo = (uintptr_t)seg + ((uintptr_t)i << seg->page_shift) + (i ? 0 : sh->seg_header);
+		uintptr_t lo = shard_slot_area(sh, seg, i);
 		uintptr_t hi = (uintptr_t)seg + ((uintptr_t)(i + n) << seg->page_shift);
 		lo = hk_align_up(lo, HK_PAGE_SIZE);
 		if (hi > lo) {

@@ -198,18 +198,18 @@ void _hk_shard_fork_child(void)
 
 /* --- Operations ----------------------------------------------------------------------- */
 
-static void *shard_op_malloc(hk_alloc_t *a, size_t size) { return _hk_shard_malloc(to_shard(a), size); }
-static void *shard_op_calloc(hk_alloc_t *a, size_t size) { return _hk_shard_calloc(to_shard(a), size); }
-static void *shard_op_realloc(hk_alloc_t *a, void *p, size_t size) { return _hk_shard_realloc(to_shard(a), p, size); }
-static void shard_op_free(hk_alloc_t *a, void *p) { _hk_shard_free(to_shard(a), p); }
-static size_t shard_op_usable(hk_alloc_t *a, void *p) { return _hk_shard_usable(to_shard(a), p); }
+static void *shard_malloc(hk_alloc_t *a, size_t size) { return _hk_shard_malloc(to_shard(a), size); }
+static void *shard_calloc(hk_alloc_t *a, size_t size) { return _hk_shard_calloc(to_shard(a), size); }
+static void *shard_realloc(hk_alloc_t *a, void *p, size_t size) { return _hk_shard_realloc(to_shard(a), p, size); }
+static void shard_free(hk_alloc_t *a, void *p) { _hk_shard_free(to_shard(a), p); }
+static size_t shard_usable(hk_alloc_t *a, void *p) { return _hk_shard_usable(to_shard(a), p); }
 
-static void *shard_op_memalign(hk_alloc_t *a, size_t align, size_t size)
+static void *shard_memalign(hk_alloc_t *a, size_t align, size_t size)
 {
 	return _hk_shard_memalign(to_shard(a), align, size);
 }
 
-static int shard_op_addmem(hk_alloc_t *a, void *base, size_t len)
+static int shard_addmem(hk_alloc_t *a, void *base, size_t len)
 {
 	struct shard *sh = to_shard(a);
 	if (!sh->buddy)
@@ -243,7 +243,7 @@ static size_t segments_free_bytes(struct shard *sh)
 }
 
 /* Free bytes: first gives back what the caller's heap and dead threads' segments hold empty. */
-static size_t shard_op_availmem(hk_alloc_t *a)
+static size_t shard_availmem(hk_alloc_t *a)
 {
 	struct shard *sh = to_shard(a);
 	_hk_shard_reclaim_all(sh);
@@ -253,7 +253,7 @@ static size_t shard_op_availmem(hk_alloc_t *a)
 	return n + (sh->buddy ? hk_availmem(sh->buddy) : 0);
 }
 
-static size_t shard_op_maxalloc(hk_alloc_t *a)
+static size_t shard_maxalloc(hk_alloc_t *a)
 {
 	struct shard *sh = to_shard(a);
 	size_t m = HK_MAX_REQUEST;
@@ -278,7 +278,7 @@ static size_t shard_op_maxalloc(hk_alloc_t *a)
 }
 
 /* Statistics: block counts from every page (racy reads while threads run). */
-static void shard_op_stats(hk_alloc_t *a, struct hk_stats *out)
+static void shard_stats(hk_alloc_t *a, struct hk_stats *out)
 {
 	struct shard *sh = to_shard(a);
 	uint64_t allocs, live = 0;
@@ -330,7 +330,7 @@ static int page_check(struct shard *sh, struct shard_segment *seg, struct shard_
 		return _hk_check_fail(r, pg, "shard: page header overwritten (size class)");
 	if (pg->used > pg->capacity || pg->capacity > pg->reserved || pg->index >= seg->nr_pages)
 		return _hk_check_fail(r, pg, "shard: page counts inconsistent");
-	uintptr_t area = (uintptr_t)seg + ((uintptr_t)pg->index << seg->page_shift) + (pg->index ? 0 : sh->seg_header);
+	uintptr_t area = shard_slot_area(sh, seg, pg->index);
 	long nf = list_count(area, pg, pg->free), nl = list_count(area, pg, pg->local_free);
 	if (nf < 0 || nl < 0)
 		return _hk_check_fail(r, pg, "shard: free list leaves its page (corrupted block link)");
@@ -339,7 +339,7 @@ static int page_check(struct shard *sh, struct shard_segment *seg, struct shard_
 	return 0;
 }
 
-static int shard_op_check(hk_alloc_t *a, struct hk_check_report *r)
+static int shard_check(hk_alloc_t *a, struct hk_check_report *r)
 {
 	struct shard *sh = to_shard(a);
 	int rc = 0;
@@ -374,7 +374,7 @@ static int shard_op_check(hk_alloc_t *a, struct hk_check_report *r)
 
 /* --- Destroy ----------------------------------------------------------------------------- */
 
-static void shard_op_destroy(hk_alloc_t *a)
+static void shard_destroy(hk_alloc_t *a)
 {
 	struct shard *sh = to_shard(a);
 	_hk_shard_heaps_detach(sh);
@@ -398,18 +398,18 @@ static void shard_op_destroy(hk_alloc_t *a)
 }
 
 static const struct hk_alloc_ops shard_ops = {
-	.malloc = shard_op_malloc,
-	.calloc = shard_op_calloc,
-	.realloc = shard_op_realloc,
-	.memalign = shard_op_memalign,
-	.free = shard_op_free,
-	.usable_size = shard_op_usable,
-	.addmem = shard_op_addmem,
-	.maxalloc = shard_op_maxalloc,
-	.availmem = shard_op_availmem,
-	.stats = shard_op_stats,
-	.check = shard_op_check,
-	.destroy = shard_op_destroy,
+	.malloc = shard_malloc,
+	.calloc = shard_calloc,
+	.realloc = shard_realloc,
+	.memalign = shard_memalign,
+	.free = shard_free,
+	.usable_size = shard_usable,
+	.addmem = shard_addmem,
+	.maxalloc = shard_maxalloc,
+	.availmem = shard_availmem,
+	.stats = shard_stats,
+	.check = shard_check,
+	.destroy = shard_destroy,
 };
 
 /* The registry's entry; the smallest region holds four of the smallest segments. */

@@ -443,6 +443,12 @@ struct shard {
 #define SHARD_JUDGE_MAP 1       /* the OS instance: the segment map */
 #define SHARD_JUDGE_REGION 2    /* over a region: ranges and segment stamps */
 
+/* Where page slot i of seg starts holding blocks: the slot itself, past the segment header for slot 0. */
+hk_inline uintptr_t shard_slot_area(const struct shard *sh, const struct shard_segment *seg, unsigned i)
+{
+	return (uintptr_t)seg + ((uintptr_t)i << seg->page_shift) + (i ? 0 : sh->seg_header);
+}
+
 hk_inline uintptr_t shard_seg_stamp(const struct shard_segment *seg)
 {
 	return (uintptr_t)seg ^ _hk_shard_keys.stamp_key;
