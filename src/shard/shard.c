@@ -379,6 +379,11 @@ static void shard_destroy(hk_alloc_t *a)
 	struct shard *sh = to_shard(a);
 	_hk_shard_heaps_detach(sh);
 	if (sh->buddy) {
+		/* The region outlives the instance: no stamp may judge its memory for a later one. */
+		for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next)
+			seg->stamp = 0;
+		for (struct shard_segment *seg = sh->cache; seg; seg = seg->next)
+			seg->stamp = 0;
 		hk_destroy(sh->buddy);
 		return;
 	}
