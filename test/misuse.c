@@ -56,12 +56,6 @@ static void *m_malloc(size_t n) { return heap ? hk_malloc(heap, n) : malloc(n); 
 static void m_free(void *p) { heap ? hk_free(heap, p) : free(p); }
 static void *m_realloc(void *p, size_t n) { return heap ? hk_realloc(heap, p, n) : realloc(p, n); }
 
-/* A region for an instance: len bytes, at least the backend's minimum. */
-static void *region_map(const struct hk_backend *b, size_t *len)
-{
-	*len = b->min_region > 4 * MiB ? b->min_region : 4 * MiB;
-	return region_get(*len);
-}
 
 /* --- The misuses ------------------------------------------------------------- */
 
@@ -415,12 +409,17 @@ static int expect_failure(const char *label, void (*fn)(void), char *const argv[
 static const struct hk_backend *child_backend;
 static const struct misuse *child_misuse;
 
+/* In the child: an instance of child_backend over a fresh region of at least 4 MiB, or NULL. */
+static hk_alloc_t *child_instance(void)
+{
+	size_t len = child_backend->min_region > 4 * MiB ? child_backend->min_region : 4 * MiB;
+	return hk_create(child_backend->name, region_get(len), len);
+}
+
 /* In the child: a checked instance over child_backend, then the misuse. */
 static void checked_child(void)
 {
-	size_t len;
-	void *base = region_map(child_backend, &len);
-	hk_alloc_t *inner = hk_create(child_backend->name, base, len);
+	hk_alloc_t *inner = child_instance();
 	/* a quarantine of CHILD_QUARANTINE blocks: write-after-free's frees push its block out */
 	heap = inner ? hk_checked_create(inner, CHILD_QUARANTINE) : NULL;
 	if (!heap)
@@ -450,9 +449,7 @@ static int run_checked(void)
 /* In the child: a plain instance over child_backend, then the misuse. */
 static void plain_child(void)
 {
-	size_t len;
-	void *base = region_map(child_backend, &len);
-	heap = hk_create(child_backend->name, base, len);
+	heap = child_instance();
 	if (!heap)
 		_exit(4);
 	child_misuse->run();
@@ -587,9 +584,7 @@ static int run_sized_table(const char *self, const char *lib)
 /* A use after free of an instance block: ASan or valgrind must name the address. */
 static void uaf_child(void)
 {
-	size_t len;
-	void *base = region_map(child_backend, &len);
-	heap = hk_create(child_backend->name, base, len);
+	heap = child_instance();
 	if (!heap)
 		_exit(4);
 	volatile char *p = hk_malloc(heap, 64);
