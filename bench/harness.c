@@ -283,6 +283,62 @@ int hkb_verify(struct hkb_run *r, const void *p, size_t size, uint64_t tag, cons
 	return 0;
 }
 
+/* --- Slots ---------------------------------------------------------------------- */
+
+struct hkb_slot *hkb_slots_new(struct hkb_run *r, size_t n)
+{
+	struct hkb_slot *s = hkb_malloc(r, n * sizeof *s);
+	if (s)
+		memset(s, 0, n * sizeof *s);
+	return s;
+}
+
+int hkb_slot_fill(struct hkb_run *r, struct hkb_slot *s, size_t size, uint64_t tag)
+{
+	s->size = size;
+	s->tag = tag;
+	if (!(s->p = hkb_malloc(r, size)))
+		return -1;
+	hkb_stamp(s->p, size, tag);
+	return 0;
+}
+
+void hkb_slot_release(struct hkb_run *r, struct hkb_slot *s)
+{
+	if (!s->p)
+		return;
+	hkb_verify(r, s->p, s->size, s->tag, "block changed while live");
+	hkb_free(r, s->p);
+	s->p = NULL;
+}
+
+void hkb_slots_free(struct hkb_run *r, struct hkb_slot *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hkb_slot_release(r, &s[i]);
+	hkb_free(r, s);
+}
+
+int hkb_scratch(struct hkb_run *r, volatile unsigned char *b, size_t size, long long reps, unsigned salt)
+{
+	for (long long k = 0; k < reps; k++) {
+		for (size_t j = 0; j < size; j++) {
+			unsigned char v = (unsigned char)((j + (size_t)k) ^ salt);
+			b[j] = v;
+			if (b[j] != v)
+				return hkb_fail(r, "byte changed under the writer", (const void *)b, j);
+		}
+	}
+	return 0;
+}
+
+long hkb_held_kb(const struct hkb_run *r)
+{
+	if (r->alloc->held_kb)
+		return r->alloc->held_kb(r->alloc->ctx);
+	return r->env->mem_held_kb ? r->env->mem_held_kb() : -1;
+}
+
 /* --- Helpers ------------------------------------------------------------------ */
 
 size_t hkb_rand_logsize(uint64_t *s, size_t lo, size_t hi)

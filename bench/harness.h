@@ -208,6 +208,33 @@ void hkb_stamp(void *p, size_t size, uint64_t tag);
 /* 0 if p carries tag; else hkb_fail(r, what, ...) and -1. */
 int hkb_verify(struct hkb_run *r, const void *p, size_t size, uint64_t tag, const char *what);
 
+/* --- Slots: a workload's blocks held by index ------------------------------------ */
+
+/* A block a workload holds: where, how large, and the tag it was stamped with (p NULL: empty). */
+struct hkb_slot {
+	void *p;
+	size_t size;
+	uint64_t tag;
+};
+
+/* n empty slots, allocated through the allocator under test; NULL (run failed) when it cannot. */
+struct hkb_slot *hkb_slots_new(struct hkb_run *r, size_t n);
+/* Allocate s a block of size bytes stamped with tag; -1 (run failed) when malloc fails. */
+int hkb_slot_fill(struct hkb_run *r, struct hkb_slot *s, size_t size, uint64_t tag);
+/* Verify and free s's block, if any, and leave s empty. */
+void hkb_slot_release(struct hkb_run *r, struct hkb_slot *s);
+/* Release all n slots, then free the array itself. */
+void hkb_slots_free(struct hkb_run *r, struct hkb_slot *s, size_t n);
+
+/*
+ * Write every byte of b reps times, each pass a pattern of the byte's index,
+ * the pass and salt, and read each byte back; -1 (run failed) if one changed.
+ */
+int hkb_scratch(struct hkb_run *r, volatile unsigned char *b, size_t size, long long reps, unsigned salt);
+
+/* The memory the allocator holds now: its own figure, else the host's, else -1. */
+long hkb_held_kb(const struct hkb_run *r);
+
 /* --- Small helpers for workloads ---------------------------------------------- */
 
 /* xorshift64*: a fast deterministic generator, one per thread. */

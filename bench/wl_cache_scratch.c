@@ -26,20 +26,6 @@ struct worker {
 	void *handed;            /* the block the main thread allocated for us */
 };
 
-/* Write every byte reps times, reading each back. */
-static int scratch_block(struct hkb_run *r, volatile unsigned char *b, size_t size, long long reps)
-{
-	for (long long k = 0; k < reps; k++) {
-		for (size_t j = 0; j < size; j++) {
-			unsigned char v = (unsigned char)(j + (size_t)k);
-			b[j] = v;
-			if (b[j] != v)
-				return hkb_fail(r, "byte changed under the writer", (const void *)b, j);
-		}
-	}
-	return 0;
-}
-
 static void worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -50,7 +36,7 @@ static void worker_main(void *arg)
 	hkb_free(r, w->handed);
 	for (long long i = 0, n = r->p[P_ITER]; i < n && !hkb_failed(r); i++) {
 		unsigned char *b = hkb_malloc(r, size);
-		if (!b || scratch_block(r, b, size, r->p[P_REPS] / r->p[P_THREADS]))
+		if (!b || hkb_scratch(r, b, size, r->p[P_REPS] / r->p[P_THREADS], 0))
 			return;
 		uint64_t tag = hkb_tag(w->id, (uint64_t)i + 1);
 		hkb_stamp(b, size, tag);

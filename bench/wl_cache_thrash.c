@@ -25,18 +25,8 @@ static void worker_main(void *arg)
 	size_t size = (size_t)r->p[P_SIZE];
 	for (long long i = 0, n = r->p[P_ITER]; i < n && !hkb_failed(r); i++) {
 		volatile unsigned char *b = hkb_malloc(r, size);
-		if (!b)
+		if (!b || hkb_scratch(r, b, size, r->p[P_REPS] / r->p[P_THREADS], w->id))
 			return;
-		for (long long k = 0, reps = r->p[P_REPS] / r->p[P_THREADS]; k < reps; k++) {
-			for (size_t j = 0; j < size; j++) {
-				unsigned char v = (unsigned char)(j ^ (size_t)k ^ w->id);
-				b[j] = v;
-				if (b[j] != v) {
-					hkb_fail(r, "byte changed under the writer", (const void *)b, j);
-					return;
-				}
-			}
-		}
 		uint64_t tag = hkb_tag(w->id, (uint64_t)i);
 		hkb_stamp((void *)b, size, tag);
 		hkb_verify(r, (const void *)b, size, tag, "block changed while live");

@@ -17,49 +17,22 @@ static const struct hkb_param params[] = {
 	[P_SEED] = { "seed", HKB_INT, 5, 0, 1ll << 40, "random seed" },
 };
 
-struct slot {
-	void *p;
-	size_t size;
-	uint64_t tag;
-};
-
-static long held_now(struct hkb_run *r)
-{
-	if (r->alloc->held_kb)
-		return r->alloc->held_kb(r->alloc->ctx);
-	return r->env->mem_held_kb ? r->env->mem_held_kb() : -1;
-}
-
-static int slot_fill(struct hkb_run *r, struct slot *s, uint64_t *rng, size_t lo, size_t hi, uint64_t id)
+static int slot_fill(struct hkb_run *r, struct hkb_slot *s, uint64_t *rng, size_t lo, size_t hi, uint64_t id)
 {
 	/* One block in 32 is medium-sized: 4 KiB .. 32 KiB. */
-	s->size = (hkb_rand(rng) & 31) == 0 ? hkb_rand_logsize(rng, 4096, 32768)
-					     : hkb_rand_logsize(rng, lo, hi);
-	s->tag = hkb_tag(id, s->size);
-	if (!(s->p = hkb_malloc(r, s->size)))
-		return -1;
-	hkb_stamp(s->p, s->size, s->tag);
-	return 0;
-}
-
-static void slot_release(struct hkb_run *r, struct slot *s)
-{
-	if (!s->p)
-		return;
-	hkb_verify(r, s->p, s->size, s->tag, "block changed while live");
-	hkb_free(r, s->p);
-	s->p = NULL;
+	size_t size = (hkb_rand(rng) & 31) == 0 ? hkb_rand_logsize(rng, 4096, 32768)
+						: hkb_rand_logsize(rng, lo, hi);
+	return hkb_slot_fill(r, s, size, hkb_tag(id, size));
 }
 
 static int frag_run(struct hkb_run *r)
 {
 	size_t n = (size_t)r->p[P_OBJECTS], max = (size_t)r->p[P_MAX];
 	uint64_t rng = hkb_seed((uint64_t)r->p[P_SEED], 0);
-	struct slot *s = hkb_malloc(r, n * sizeof *s);
+	struct hkb_slot *s = hkb_slots_new(r, n);
 	if (!s)
 		return -1;
-	memset(s, 0, n * sizeof *s);
-	long held0 = held_now(r);
+	long held0 = hkb_held_kb(r);
 	double t0 = hkb_now(r);
 	/* Phase 1: the mix. */
 	for (size_t i = 0; i < n && !hkb_failed(r); i++)
@@ -67,17 +40,17 @@ static int frag_run(struct hkb_run *r)
 	/* Phase 2: free all but keep% at random. */
 	for (size_t i = 0; i < n && !hkb_failed(r); i++)
 		if ((long long)(hkb_rand(&rng) % 100) >= r->p[P_KEEP])
-			slot_release(r, &s[i]);
+			hkb_slot_release(r, &s[i]);
 	/* Phase 3: a quarter as many blocks again, up to twice as large. */
 	for (size_t i = 0, k = 0; i < n / 4 && k < 2 * n && !hkb_failed(r); k++) {
-		struct slot *v = &s[k % n];
+		struct hkb_slot *v = &s[k % n];
 		if (v->p)
 			continue;
 		slot_fill(r, v, &rng, 32, 2 * max, n + i);
 		i++;
 	}
 	r->seconds = hkb_now(r) - t0;
-	long held1 = held_now(r);
+	long held1 = hkb_held_kb(r);
 	size_t live = 0;
 	for (size_t i = 0; i < n; i++)
 		live += s[i].p ? s[i].size : 0;
@@ -88,9 +61,7 @@ static int frag_run(struct hkb_run *r)
 		r->throughput = (double)(live / 1024);
 	}
 	r->live_kb = (long)(live / 1024);
-	for (size_t i = 0; i < n; i++)
-		slot_release(r, &s[i]);
-	hkb_free(r, s);
+	hkb_slots_free(r, s, n);
 	return 0;
 }
 

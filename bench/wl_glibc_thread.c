@@ -16,42 +16,22 @@ static const struct hkb_param params[] = {
 	[P_SEED] = { "seed", HKB_INT, 1, 0, 1ll << 40, "random seed" },
 };
 
-struct slot {
-	void *p;
-	size_t size;
-	uint64_t tag;
-};
-
 static void worker_main(void *arg)
 {
 	struct hkb_worker *w = arg;
 	struct hkb_run *r = w->r;
 	size_t ws = (size_t)r->p[P_WSET], max = (size_t)r->p[P_MAX];
 	uint64_t rng = hkb_seed((uint64_t)r->p[P_SEED], w->id);
-	struct slot *s = hkb_malloc(r, ws * sizeof *s);
+	struct hkb_slot *s = hkb_slots_new(r, ws);
 	if (!s)
 		return;
-	memset(s, 0, ws * sizeof *s);
 	for (long long i = 0, n = r->p[P_ITER]; i < n && !hkb_failed(r); i++) {
-		struct slot *v = &s[hkb_rand(&rng) % ws];
-		if (v->p) {
-			hkb_verify(r, v->p, v->size, v->tag, "block changed while live");
-			hkb_free(r, v->p);
-		}
-		v->size = hkb_rand_logsize(&rng, 8, max);
-		v->tag = hkb_tag(w->id, (uint64_t)i);
-		v->p = hkb_malloc(r, v->size);
-		if (!v->p)
+		struct hkb_slot *v = &s[hkb_rand(&rng) % ws];
+		hkb_slot_release(r, v);
+		if (hkb_slot_fill(r, v, hkb_rand_logsize(&rng, 8, max), hkb_tag(w->id, (uint64_t)i)))
 			break;
-		hkb_stamp(v->p, v->size, v->tag);
 	}
-	for (size_t i = 0; i < ws; i++) {
-		if (s[i].p) {
-			hkb_verify(r, s[i].p, s[i].size, s[i].tag, "block changed while live");
-			hkb_free(r, s[i].p);
-		}
-	}
-	hkb_free(r, s);
+	hkb_slots_free(r, s, ws);
 }
 
 static int thread_run(struct hkb_run *r)

@@ -17,12 +17,6 @@ static const struct hkb_param params[] = {
 	[P_SEED] = { "seed", HKB_INT, 3, 0, 1ll << 40, "random seed" },
 };
 
-struct slot {
-	void *p;
-	size_t size;
-	uint64_t tag;
-};
-
 static int large_run(struct hkb_run *r)
 {
 	size_t nlive = (size_t)r->p[P_LIVE];
@@ -30,14 +24,13 @@ static int large_run(struct hkb_run *r)
 	uint64_t rng = hkb_seed((uint64_t)r->p[P_SEED], 0);
 	if (lo > hi)
 		return hkb_fail(r, "min is above max", NULL, lo);
-	struct slot *s = hkb_malloc(r, nlive * sizeof *s);
+	struct hkb_slot *s = hkb_slots_new(r, nlive);
 	if (!s)
 		return -1;
-	memset(s, 0, nlive * sizeof *s);
 	long long ops = 0;
 	double t0 = hkb_now(r);
 	for (long long i = 0, n = r->p[P_ITER]; i < n && !hkb_failed(r); i++) {
-		struct slot *v = &s[hkb_rand(&rng) % nlive];
+		struct hkb_slot *v = &s[hkb_rand(&rng) % nlive];
 		if (v->p && (long long)(hkb_rand(&rng) % 100) < r->p[P_GROW]) {
 			/* Grow by half to double, capped at max. */
 			size_t grown = v->size + v->size / 2 + hkb_rand(&rng) % (v->size / 2 + 1);
@@ -52,10 +45,7 @@ static int large_run(struct hkb_run *r)
 			v->p = q;
 			v->size = grown;
 		} else {
-			if (v->p) {
-				hkb_verify(r, v->p, v->size, v->tag, "block changed while live");
-				hkb_free(r, v->p);
-			}
+			hkb_slot_release(r, v);
 			v->size = hkb_rand_logsize(&rng, lo, hi);
 			if (!(v->p = hkb_malloc(r, v->size)))
 				break;
@@ -66,13 +56,7 @@ static int large_run(struct hkb_run *r)
 	}
 	r->seconds = hkb_now(r) - t0;
 	r->throughput = (double)ops / r->seconds / 1e3;
-	for (size_t k = 0; k < nlive; k++) {
-		if (s[k].p) {
-			hkb_verify(r, s[k].p, s[k].size, s[k].tag, "block changed while live");
-			hkb_free(r, s[k].p);
-		}
-	}
-	hkb_free(r, s);
+	hkb_slots_free(r, s, nlive);
 	return 0;
 }
 

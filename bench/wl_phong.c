@@ -20,29 +20,14 @@ static const struct hkb_param params[] = {
 	[P_SEED] = { "seed", HKB_INT, 7, 0, 1ll << 40, "random seed" },
 };
 
-struct slot {
-	void *p;
-	size_t size;
-	uint64_t tag;
-};
-
 struct worker {
 	struct hkb_run *r;
 	unsigned id;
 	long long ops;
 };
 
-static void slot_release(struct hkb_run *r, struct slot *s)
-{
-	if (!s->p)
-		return;
-	hkb_verify(r, s->p, s->size, s->tag, "block changed while live");
-	hkb_free(r, s->p);
-	s->p = NULL;
-}
-
 /* Grow or shrink s to size; the bytes both sizes cover must survive. */
-static void slot_resize(struct hkb_run *r, struct slot *s, size_t size)
+static void slot_resize(struct hkb_run *r, struct hkb_slot *s, size_t size)
 {
 	if (hkb_verify(r, s->p, s->size, s->tag, "block changed while live"))
 		return;
@@ -67,22 +52,18 @@ static void worker_main(void *arg)
 	uint64_t rng = hkb_seed((uint64_t)r->p[P_SEED], w->id);
 	uint64_t interval = (uint64_t)r->p[P_INTERVAL];
 	uint64_t realloc_pct = (uint64_t)r->p[P_REALLOC];
-	struct slot *s = hkb_malloc(r, nslots * sizeof *s);
+	struct hkb_slot *s = hkb_slots_new(r, nslots);
 	if (!s)
 		return;
-	memset(s, 0, nslots * sizeof *s);
 	for (long long i = 0, n = r->p[P_ITER]; i < n && !hkb_failed(r); i++) {
-		struct slot *v = &s[(size_t)i % nslots];
-		slot_release(r, v);
-		v->size = hkb_rand_logsize(&rng, 8, max);
-		v->tag = hkb_tag(w->id, (uint64_t)i);
-		if (!(v->p = hkb_malloc(r, v->size)))
+		struct hkb_slot *v = &s[(size_t)i % nslots];
+		hkb_slot_release(r, v);
+		if (hkb_slot_fill(r, v, hkb_rand_logsize(&rng, 8, max), hkb_tag(w->id, (uint64_t)i)))
 			break;
-		hkb_stamp(v->p, v->size, v->tag);
 		w->ops++;
 		uint64_t dice = hkb_rand(&rng);
 		if (dice % 100 < realloc_pct) {
-			struct slot *x = &s[(dice >> 8) % nslots];
+			struct hkb_slot *x = &s[(dice >> 8) % nslots];
 			if (x->p) {
 				slot_resize(r, x, hkb_rand_logsize(&rng, 8, max));
 				w->ops++;
@@ -92,12 +73,10 @@ static void worker_main(void *arg)
 			size_t start = (size_t)((dice >> 40) % nslots);
 			size_t len = 1 + (size_t)(hkb_rand(&rng) % interval);
 			for (size_t k = 0; k < len && start + k < nslots; k++)
-				slot_release(r, &s[start + k]);
+				hkb_slot_release(r, &s[start + k]);
 		}
 	}
-	for (size_t k = 0; k < nslots; k++)
-		slot_release(r, &s[k]);
-	hkb_free(r, s);
+	hkb_slots_free(r, s, nslots);
 }
 
 static int phong_run(struct hkb_run *r)

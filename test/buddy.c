@@ -38,13 +38,24 @@
 
 /* --- Memory for regions ----------------------------------------------------- */
 
+/* A reservation: the mapping (raw, len) and the aligned address in it. */
+struct reservation {
+	char *raw;
+	size_t len;
+	char *al;
+};
+
 /* An address aligned to align with len bytes reserved from it and 1 MiB below it. */
-static char *reserve_aligned(size_t len, size_t align, char **raw, size_t *raw_len)
+static struct reservation reserve_aligned(size_t len, size_t align)
 {
-	*raw_len = len + align + MiB;
-	*raw = region_get(*raw_len);
-	return (char *)(((uintptr_t)*raw + MiB + align - 1) & ~(uintptr_t)(align - 1));
+	struct reservation m = { .len = len + align + MiB };
+	m.raw = region_get(m.len);
+	m.al = (char *)(((uintptr_t)m.raw + MiB + align - 1) & ~(uintptr_t)(align - 1));
+	return m;
 }
+
+/* Give a reservation back. */
+static void unreserve(const struct reservation *m) { region_put(m->raw, m->len); }
 
 /* --- A small request does not cost a page -------------------------------------- */
 
@@ -128,9 +139,8 @@ static void big_block_in(char *base, size_t len, char *expect)
 
 static void test_big_block(void)
 {
-	char *raw;
-	size_t raw_len;
-	char *al = reserve_aligned(2 * GiB, GiB, &raw, &raw_len);
+	struct reservation m = reserve_aligned(2 * GiB, GiB);
+	char *al = m.al;
 	/* Metadata below the aligned block, then above it. */
 	big_block_in(al - 64 * KiB, GiB + 64 * KiB, al);
 	big_block_in(al, GiB + 64 * KiB, al);
@@ -160,7 +170,7 @@ static void test_big_block(void)
 	hk_pfree(a, p, GiB / PAGE + 8);
 	CHECK(hk_memalign(a, GiB, GiB) == NULL); /* an aligned one does not exist */
 	kit_heap_ok(a, "after the 1 GiB run");
-	munmap(raw, raw_len);
+	unreserve(&m);
 
 	/* The Unikraft case (issue 1381): 1 GiB from a 4 GiB heap at any alignment. */
 	char *mem = region_get(4 * GiB + PAGE);
@@ -180,9 +190,8 @@ static void test_segments(void)
 {
 	/* 8 MiB holds at most 128 segments: their records fit the built-in table page. */
 	size_t span = 8 * MiB;
-	char *raw;
-	size_t raw_len;
-	char *al = reserve_aligned(64 * MiB + 64 * KiB, 64 * MiB, &raw, &raw_len);
+	struct reservation m = reserve_aligned(64 * MiB + 64 * KiB, 64 * MiB);
+	char *al = m.al;
 	hk_alloc_t *a = hk_buddy_create(al, span + 2 * PAGE); /* metadata above: 8 MiB managed */
 	CHECK(a != NULL);
 	CHECK(hk_availmem(a) == span && hk_maxalloc(a) == span);
@@ -251,7 +260,7 @@ static void test_segments(void)
 	for (size_t i = 0; i < n; i++)
 		hk_free(a, seg[i]);
 	CHECK(hk_availmem(a) == span && hk_maxalloc(a) == span);
-	munmap(raw, raw_len);
+	unreserve(&m);
 }
 
 /* --- Several discontiguous regions ----------------------------------------------- */
@@ -309,9 +318,8 @@ static void test_regions(void)
 static void test_coalesce(void)
 {
 	size_t span = 16 * MiB;
-	char *raw;
-	size_t raw_len;
-	char *al = reserve_aligned(span + 64 * KiB, span, &raw, &raw_len);
+	struct reservation m = reserve_aligned(span + 64 * KiB, span);
+	char *al = m.al;
 	hk_alloc_t *a = hk_buddy_create(al - 2 * PAGE, span + 2 * PAGE); /* metadata below */
 	CHECK(hk_maxalloc(a) == span && hk_availmem(a) == span);
 	enum { N = 6000 };
@@ -363,7 +371,7 @@ static void test_coalesce(void)
 	*hdr = keep;
 	kit_heap_ok(a, "slab repaired");
 	hk_free(a, q);
-	munmap(raw, raw_len);
+	unreserve(&m);
 }
 
 /* --- A new instance over memory an earlier one left dirty ------------------------------- */
@@ -415,17 +423,15 @@ static void test_recreate(void)
 static void test_realloc(void)
 {
 	size_t span = 8 * MiB;
-	char *raw;
-	size_t raw_len;
-	char *al = reserve_aligned(span + 64 * KiB, span, &raw, &raw_len);
-	hk_alloc_t *a = hk_buddy_create(al, span + 2 * PAGE);
+	struct reservation m = reserve_aligned(span + 64 * KiB, span);
+	hk_alloc_t *a = hk_buddy_create(m.al, span + 2 * PAGE);
 	size_t avail0 = hk_availmem(a);
 	char *p = hk_malloc(a, 3 * PAGE);
 	CHECK(avail0 - hk_availmem(a) == 3 * PAGE); /* the 4th page of the block went back */
 	kit_stamp(p, 3 * PAGE, 1);
 	if (CHECKER_BUILD) {
 		hk_free(a, p);
-		munmap(raw, raw_len);
+		unreserve(&m);
 		kit_skip("in-place realloc: the checker build's realloc always moves");
 		return;
 	}
@@ -448,7 +454,7 @@ static void test_realloc(void)
 	hk_free(a, s);
 	CHECK(hk_availmem(a) == avail0);
 	kit_heap_ok(a, "realloc");
-	munmap(raw, raw_len);
+	unreserve(&m);
 }
 
 /* --- Invalid frees stop the program and say where --------------------------------------- */

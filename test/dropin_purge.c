@@ -36,18 +36,6 @@
 
 #define MIMALLOC "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
 
-static size_t rss_bytes(void)
-{
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-		rss = 0;
-	fclose(f);
-	return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* --- Burst, then idle ------------------------------------------------------------------ */
 
 #define THREADS 4
@@ -103,23 +91,23 @@ static void *burst_thread(void *arg)
 static void test_burst_idle(void)
 {
 	pthread_t t[THREADS];
-	size_t before = rss_bytes();
+	size_t before = kit_rss_bytes();
 	pthread_barrier_init(&filled, NULL, THREADS + 1);
 	pthread_barrier_init(&freed, NULL, THREADS + 1);
 	pthread_barrier_init(&done, NULL, THREADS + 1);
 	for (unsigned i = 0; i < THREADS; i++)
 		CHECK(pthread_create(&t[i], NULL, burst_thread, (void *)(uintptr_t)i) == 0);
 	pthread_barrier_wait(&filled);
-	size_t burst = rss_bytes();
+	size_t burst = kit_rss_bytes();
 	pthread_barrier_wait(&freed);
 	size_t live = 0;
 	for (unsigned i = 0; i < THREADS; i++)
 		live += live_bytes[i];
-	size_t at_free = rss_bytes(), limit = before + 2 * live + SLACK, now = at_free;
+	size_t at_free = kit_rss_bytes(), limit = before + 2 * live + SLACK, now = at_free;
 	/* No thread allocates from here on: only the purge thread can give memory back. */
 	for (int i = 0; i < 200 && now > limit; i++) {
 		usleep(10000);
-		now = rss_bytes();
+		now = kit_rss_bytes();
 	}
 	printf("burst-idle: live %zu KiB; resident before %zu KiB, at the burst %zu KiB, freed %zu KiB, idle %zu KiB "
 	       "(limit %zu KiB)\n", live >> 10, before >> 10, burst >> 10, at_free >> 10, now >> 10, limit >> 10);
@@ -242,7 +230,7 @@ static void *pc_producer(void *arg)
 		pthread_cond_broadcast(&pc_cv);
 		pthread_mutex_unlock(&pc_mu);
 		if (n % 64 == 0) {
-			size_t r = rss_bytes();
+			size_t r = kit_rss_bytes();
 			if (r > pc_peak)
 				pc_peak = r;
 		}
@@ -270,7 +258,7 @@ static void *pc_consumer(void *arg)
 static void test_prod_cons(void)
 {
 	pthread_t p, c;
-	size_t before = rss_bytes();
+	size_t before = kit_rss_bytes();
 	size_t flight = (size_t)(PC_QUEUE + 2) * PC_BATCH * (64 + sizeof(void *));   /* queued + one each side */
 	CHECK(pthread_create(&c, NULL, pc_consumer, NULL) == 0);
 	CHECK(pthread_create(&p, NULL, pc_producer, NULL) == 0);

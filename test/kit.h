@@ -15,6 +15,7 @@
  *   kit_stamp*             fill a block with a seeded pattern, verify it later
  *   rnd_next               xorshift64*, the tests' seeded generator
  *   region_get, region_put fresh zeroed memory for a region, and back
+ *   kit_rss_bytes          the process's resident set (/proc/self/statm)
  *   kit_heap_ok            the instance's heap check as a CHECK (needs <heapkit.h>)
  */
 #ifndef HK_TEST_KIT_H
@@ -380,6 +381,19 @@ static inline void *region_get(size_t len)
 
 /* Give region_get's memory back. */
 static inline void region_put(void *p, size_t len) { munmap(p, len); }
+
+/* The process's resident set now, in bytes, from /proc/self/statm (0 when it cannot be read). */
+static inline size_t kit_rss_bytes(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
 
 /* xorshift64*: the seeded generator of the tests' random sequences; *s must not be 0. */
 static inline uint64_t rnd_next(uint64_t *s)

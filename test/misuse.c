@@ -37,6 +37,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kit.h"
+
 /* --- The allocator a child misuses ------------------------------------------- */
 
 /* The misuses below are deliberate: gcc sees some of them coming. */
@@ -54,24 +56,6 @@ static void *m_malloc(size_t n) { return heap ? hk_malloc(heap, n) : malloc(n); 
 static void m_free(void *p) { heap ? hk_free(heap, p) : free(p); }
 static void *m_realloc(void *p, size_t n) { return heap ? hk_realloc(heap, p, n) : realloc(p, n); }
 
-/* Tell the parent which address the report must name. */
-static void announce(const void *p)
-{
-	printf("%p\n", p);
-	fflush(stdout);
-}
-
-/* A region for an instance: len bytes, at least the backend's minimum. */
-static void *region_map(const struct hk_backend *b, size_t *len)
-{
-	*len = b->min_region > ((size_t)4 << 20) ? b->min_region : (size_t)4 << 20;
-	void *base = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED) {
-		perror("mmap");
-		exit(2);
-	}
-	return base;
-}
 
 /* --- The misuses ------------------------------------------------------------- */
 
@@ -84,7 +68,7 @@ struct misuse {
 static void double_free(void)
 {
 	char *p = m_malloc(100);
-	announce(p);
+	kit_announce(p);
 	m_free(p);
 	m_free(p);
 }
@@ -92,7 +76,7 @@ static void double_free(void)
 static void double_free_later(void)
 {
 	char *p = m_malloc(100);
-	announce(p);
+	kit_announce(p);
 	m_free(p);
 	for (int i = 0; i < 40; i++)
 		m_free(m_malloc(16 + (size_t)i * 8));
@@ -103,28 +87,28 @@ static void free_stack(void)
 {
 	char local[64];
 	memset(local, 1, sizeof local);
-	announce(&local[16]);
+	kit_announce(&local[16]);
 	m_free(&local[16]);
 }
 
 static void free_interior(void)
 {
 	char *p = m_malloc(256);
-	announce(p + 32);
+	kit_announce(p + 32);
 	m_free(p + 32);
 }
 
 static void free_far(void)
 {
 	char *p = (char *)(uintptr_t)0x100000000000ull;
-	announce(p);
+	kit_announce(p);
 	m_free(p);
 }
 
 static void overflow(void)
 {
 	char *p = m_malloc(100);
-	announce(p);
+	kit_announce(p);
 	p[100] = 'x';
 	m_free(p);
 }
@@ -132,7 +116,7 @@ static void overflow(void)
 static void realloc_freed(void)
 {
 	char *p = m_malloc(100);
-	announce(p);
+	kit_announce(p);
 	m_free(p);
 	p = m_realloc(p, 200);
 	m_free(p);
@@ -145,7 +129,7 @@ static void realloc_freed(void)
 static void write_after_free(void)
 {
 	char *p = m_malloc(64);
-	announce(p);
+	kit_announce(p);
 	m_free(p);
 	p[8] = 'x';
 	for (int i = 0; i < 4 * CHILD_QUARANTINE; i++)
@@ -156,7 +140,7 @@ static void write_after_free(void)
 static void overflow_check(void)
 {
 	char *p = m_malloc(40);
-	announce(p);
+	kit_announce(p);
 	p[41] = 'x';
 	struct hk_check_report r = { NULL, NULL };
 	if (hk_check(heap, &r) == 0)
@@ -209,7 +193,7 @@ typedef void (*sized_delete_fn)(void *, size_t);
 static char *block(void)
 {
 	char *p = malloc(case_size);
-	announce(p);
+	kit_announce(p);
 	return p;
 }
 
@@ -262,26 +246,26 @@ static void s_read_after_free(void)
 static void s_new_delete_array(void)
 {
 	void *p = ((new_fn)cxx_op("_Znwm"))(case_size);
-	announce(p);
+	kit_announce(p);
 	((delete_fn)cxx_op("_ZdaPv"))(p);
 }
 static void s_new_array_delete(void)
 {
 	void *p = ((new_fn)cxx_op("_Znam"))(case_size);
-	announce(p);
+	kit_announce(p);
 	((delete_fn)cxx_op("_ZdlPv"))(p);
 }
 static void s_malloc_delete(void) { char *p = block(); ((delete_fn)cxx_op("_ZdlPv"))(p); }
 static void s_new_free(void)
 {
 	void *p = ((new_fn)cxx_op("_Znwm"))(case_size);
-	announce(p);
+	kit_announce(p);
 	free(p);
 }
 static void s_sized_delete(void)
 {
 	void *p = ((new_fn)cxx_op("_Znwm"))(case_size);
-	announce(p);
+	kit_announce(p);
 	((sized_delete_fn)cxx_op("_ZdlPvm"))(p, case_size + 16);
 }
 
@@ -291,14 +275,14 @@ static void s_free_far(void) { free_far(); }
 static void s_malloc0_write(void)
 {
 	char *p = malloc(0);
-	announce(p);
+	kit_announce(p);
 	printf("%zu\n", malloc_usable_size(p));
 	p[0] = 'x';
 }
 static void s_malloc0_read(void)
 {
 	volatile char *p = malloc(0);
-	announce((void *)p);
+	kit_announce((void *)p);
 	printf("%d\n", p[0]);
 }
 
@@ -365,29 +349,6 @@ static const char *const case_size_names[] = { "8 B", "4 KiB", "256 KiB" };
 
 /* --- Running a child and judging it ---------------------------------------------- */
 
-/* Read all of fd into buf (NUL-terminated, truncated to cap). */
-static void slurp(int fd, char *buf, size_t cap)
-{
-	size_t n = 0;
-	ssize_t r;
-	while ((r = read(fd, buf + n, cap - 1 - n)) > 0 && n + (size_t)r < cap - 1)
-		n += (size_t)r;
-	if (r > 0)
-		n += (size_t)r;
-	buf[n < cap ? n : cap - 1] = 0;
-	while (read(fd, &(char){ 0 }, 1) > 0)
-		;
-}
-
-static bool contains_nocase(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-	for (; *hay; hay++)
-		if (!strncasecmp(hay, needle, n))
-			return true;
-	return false;
-}
-
 /* Every part of expect (parts joined by " ... ") is in hay, in that order. */
 static bool contains_all(const char *hay, const char *expect)
 {
@@ -407,69 +368,36 @@ static bool contains_all(const char *hay, const char *expect)
 	return true;
 }
 
+/* kit_child_run's function, calling the void (void) function its argument points to. */
+static void call_child(void *fn)
+{
+	(*(void (**)(void))fn)();
+}
+
+/* Run fn in a child (or exec argv when argv != NULL) with its output caught in c. */
+static void run_child(struct kit_child *c, void (*fn)(void), char *const argv[])
+{
+	kit_child_run(c, call_child, &fn, argv);
+}
+
 /*
  * Run fn in a child (or exec argv when argv != NULL), expecting it to fail
  * with a message containing expect and the address the child announced.
  * Returns 0 when it did.
  */
-/*
- * Run fn in a child (or exec argv when argv != NULL) with its output caught:
- * obuf gets the address it announced (first line of stdout), ebuf its
- * stderr. Returns its wait status.
- */
-static int run_child(void (*fn)(void), char *const argv[], char *obuf, size_t olen, char *ebuf, size_t elen)
-{
-	int out[2], err[2];
-	if (pipe(out) || pipe(err)) {
-		perror("pipe");
-		exit(2);
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	if (pid == 0) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		close(out[0]);
-		close(err[0]);
-		if (argv) {
-			execv(argv[0], argv);
-			_exit(126);
-		}
-		fn();
-		_exit(0);
-	}
-	close(out[1]);
-	close(err[1]);
-	slurp(out[0], obuf, olen);
-	slurp(err[0], ebuf, elen);
-	close(out[0]);
-	close(err[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	char *nl = strpbrk(obuf, "\r\n");
-	if (nl)
-		*nl = 0;
-	return status;
-}
-
 static int expect_failure(const char *label, void (*fn)(void), char *const argv[], const char *expect,
 			  bool need_abort)
 {
-	char obuf[256], ebuf[16384];
-	int status = run_child(fn, argv, obuf, sizeof obuf, ebuf, sizeof ebuf);
+	static struct kit_child c;
+	run_child(&c, fn, argv);
 	/* The announced address, without leading zeros after 0x (as the reports print it). */
-	const char *addr = obuf;
-	bool died = need_abort ? WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT
-			       : (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
-	bool ok = died && addr[0] && contains_all(ebuf, expect) && contains_nocase(ebuf, addr);
+	const char *addr = c.out;
+	bool died = need_abort ? kit_child_aborted(&c) : kit_child_failed(&c);
+	bool ok = died && addr[0] && contains_all(c.err, expect) && kit_contains_nocase(c.err, addr);
 	printf("%-40s %s", label, ok ? "ok" : "FAILED");
 	if (!ok) {
 		printf(" (expected '%s' at %s; status 0x%x)\n--- its stderr:\n%s---\n", expect, addr[0] ? addr : "?",
-		       status, ebuf);
+		       c.status, c.err);
 	} else {
 		printf("\n");
 	}
@@ -481,12 +409,17 @@ static int expect_failure(const char *label, void (*fn)(void), char *const argv[
 static const struct hk_backend *child_backend;
 static const struct misuse *child_misuse;
 
+/* In the child: an instance of child_backend over a fresh region of at least 4 MiB, or NULL. */
+static hk_alloc_t *child_instance(void)
+{
+	size_t len = child_backend->min_region > 4 * MiB ? child_backend->min_region : 4 * MiB;
+	return hk_create(child_backend->name, region_get(len), len);
+}
+
 /* In the child: a checked instance over child_backend, then the misuse. */
 static void checked_child(void)
 {
-	size_t len;
-	void *base = region_map(child_backend, &len);
-	hk_alloc_t *inner = hk_create(child_backend->name, base, len);
+	hk_alloc_t *inner = child_instance();
 	/* a quarantine of CHILD_QUARANTINE blocks: write-after-free's frees push its block out */
 	heap = inner ? hk_checked_create(inner, CHILD_QUARANTINE) : NULL;
 	if (!heap)
@@ -516,9 +449,7 @@ static int run_checked(void)
 /* In the child: a plain instance over child_backend, then the misuse. */
 static void plain_child(void)
 {
-	size_t len;
-	void *base = region_map(child_backend, &len);
-	heap = hk_create(child_backend->name, base, len);
+	heap = child_instance();
 	if (!heap)
 		_exit(4);
 	child_misuse->run();
@@ -530,16 +461,16 @@ static void plain_child(void)
  */
 static const char *outcome(void (*fn)(void))
 {
-	char obuf[256], ebuf[16384];
-	int status = run_child(fn, NULL, obuf, sizeof obuf, ebuf, sizeof ebuf);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	static struct kit_child c;
+	run_child(&c, fn, NULL);
+	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
 		return "not detected";
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 3)
 		return "not detected";   /* overflow-check: hk_check found nothing */
-	bool named = obuf[0] && contains_nocase(ebuf, obuf);
-	if (named && (contains_nocase(ebuf, "heapkit") || (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)))
+	bool named = c.out[0] && kit_contains_nocase(c.err, c.out);
+	if (named && (kit_contains_nocase(c.err, "heapkit") || kit_child_aborted(&c)))
 		return "reported";
-	return WIFSIGNALED(status) ? "crash" : "error exit";
+	return WIFSIGNALED(c.status) ? "crash" : "error exit";
 }
 
 static int run_table(void)
@@ -584,9 +515,9 @@ static int run_sized(const char *self, const char *lib, size_t k, size_t z)
 	if (expect) {
 		bad = expect_failure(label, NULL, argv, expect, true);
 	} else {
-		char obuf[256], ebuf[4096];
-		int status = run_child(NULL, argv, obuf, sizeof obuf, ebuf, sizeof ebuf);
-		bad = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		static struct kit_child c;
+		run_child(&c, NULL, argv);
+		bad = !(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
 		printf("%-40s %s (not detected%s)\n", label, bad ? "FAILED" : "ok", bad ? ", expected" : "");
 	}
 	unsetenv("LD_PRELOAD");
@@ -653,14 +584,12 @@ static int run_sized_table(const char *self, const char *lib)
 /* A use after free of an instance block: ASan or valgrind must name the address. */
 static void uaf_child(void)
 {
-	size_t len;
-	void *base = region_map(child_backend, &len);
-	heap = hk_create(child_backend->name, base, len);
+	heap = child_instance();
 	if (!heap)
 		_exit(4);
 	volatile char *p = hk_malloc(heap, 64);
 	p[0] = 1;
-	announce((void *)(p + 8));
+	kit_announce((void *)(p + 8));
 	hk_free(heap, (void *)p);
 	char c = p[8];
 	/* Keep the load. */

@@ -8,17 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kit.h"
 #include "result.h"
-
-static int failed, checks;
-#define CHECK(c)                                                                   \
-	do {                                                                       \
-		checks++;                                                          \
-		if (!(c)) {                                                        \
-			failed++;                                                  \
-			printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);        \
-		}                                                                  \
-	} while (0)
 
 int main(void)
 {
@@ -93,6 +84,5 @@ int main(void)
 	hkb_context_json(&c, 0, buf, sizeof buf);
 	CHECK(strstr(buf, "\"commit\": \"abc\"") && strstr(buf, "\"cpus\": null") && strstr(buf, "\"kernel\": null") &&
 	      strstr(buf, "\"mimalloc\": \"2.0.9\", \"jemalloc\": null") && strstr(buf, "\"loadavg_1min\": null"));
-	printf("result: %d checks, %d failed\n", checks, failed);
-	return failed != 0;
+	return check_summary("result");
 }

@@ -43,18 +43,6 @@ static bool stamped(const unsigned char *p, size_t n, unsigned tag)
 	return p[n - 1] == (unsigned char)tag;
 }
 
-static size_t rss_bytes(void)
-{
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-		rss = 0;
-	fclose(f);
-	return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* --- Huge blocks resized ------------------------------------------------------------ */
 
 /* Grow and shrink a huge block, with other huge blocks placed in its way. */
@@ -179,10 +167,10 @@ static void *thread_reuse(void *arg)
 /* RSS once it has fallen below limit, waiting up to 2 s (the purge is delayed by tens of ms). */
 static size_t rss_settled(size_t limit)
 {
-	size_t r = rss_bytes();
+	size_t r = kit_rss_bytes();
 	for (int i = 0; i < 200 && r >= limit; i++) {
 		usleep(10000);
-		r = rss_bytes();
+		r = kit_rss_bytes();
 	}
 	return r;
 }
@@ -190,7 +178,7 @@ static size_t rss_settled(size_t limit)
 static void test_exit_purge(void)
 {
 	pthread_t t;
-	size_t before = rss_bytes();
+	size_t before = kit_rss_bytes();
 	CHECK(pthread_create(&t, NULL, thread_fill, NULL) == 0);
 	pthread_join(t, NULL);
 	size_t mid = rss_settled(before + 8 * MiB);

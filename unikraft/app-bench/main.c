@@ -117,20 +117,10 @@ static void *bthread_main(void *p)
 	return NULL;
 }
 
-static int env_spawn(hkb_thread_t *out, void (*fn)(void *), void *arg)
+/* Start t's thread: 0, or -1 when none could be made. */
+static int bthread_start(struct bthread *t)
 {
-	struct bthread *t = bthread_take();
-
-	if (!t)
-		return -1;
-	t->fn = fn;
-	t->arg = arg;
-	if (pthread_create(&t->tid, NULL, bthread_main, t)) {
-		__atomic_store_n(&t->used, 0, __ATOMIC_RELEASE);
-		return -1;
-	}
-	*out = (hkb_thread_t)t;
-	return 0;
+	return pthread_create(&t->tid, NULL, bthread_main, t) ? -1 : 0;
 }
 
 static void env_join(hkb_thread_t h)
@@ -151,21 +141,10 @@ static __attribute__((noreturn)) void bthread_main(void *p)
 	uk_sched_thread_exit();
 }
 
-static int env_spawn(hkb_thread_t *out, void (*fn)(void *), void *arg)
+/* Start t's thread: 0, or -1 when none could be made. */
+static int bthread_start(struct bthread *t)
 {
-	struct bthread *t = bthread_take();
-
-	if (!t)
-		return -1;
-	t->fn = fn;
-	t->arg = arg;
-	t->done = 0;
-	if (!uk_sched_thread_create(uk_sched_current(), bthread_main, t, "hkbench")) {
-		__atomic_store_n(&t->used, 0, __ATOMIC_RELEASE);
-		return -1;
-	}
-	*out = (hkb_thread_t)t;
-	return 0;
+	return uk_sched_thread_create(uk_sched_current(), bthread_main, t, "hkbench") ? 0 : -1;
 }
 
 static void env_join(hkb_thread_t h)
@@ -178,6 +157,23 @@ static void env_join(hkb_thread_t h)
 }
 #define THREAD_KIND "uksched threads (nolibc)"
 #endif
+
+static int env_spawn(hkb_thread_t *out, void (*fn)(void *), void *arg)
+{
+	struct bthread *t = bthread_take();
+
+	if (!t)
+		return -1;
+	t->fn = fn;
+	t->arg = arg;
+	t->done = 0;
+	if (bthread_start(t)) {
+		__atomic_store_n(&t->used, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+	*out = (hkb_thread_t)t;
+	return 0;
+}
 
 /* --- The host: built-in traces ------------------------------------------------ */
 
