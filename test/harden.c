@@ -269,7 +269,7 @@ static const struct hcase cases[] = {
 	{ "free-mmap", free_mmap, false, false, ALL(NEVER_RETURNED) },
 	{ "free-foreign", free_foreign, true, true, ALL(NEVER_RETURNED) },
 	{ "free-interior", free_interior, true, false, FULL(INTERIOR) },
-	{ "free-unaligned", free_unaligned, true, false, FULL(INTERIOR) },
+	{ "free-unaligned", free_unaligned, true, false, ALL(INTERIOR) },
 	/* over a region a huge block is a buddy block without a stamp: inside it is "never returned" */
 	{ "free-interior-huge", free_interior_huge, false, false, ALL_REGION(INTERIOR, NEVER_RETURNED) },
 	{ "realloc-stack", realloc_stack, false, false, ALL(NEVER_RETURNED) },

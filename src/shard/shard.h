@@ -108,11 +108,12 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
  *   0  nothing on the fast paths: a bad pointer may fault inside free
  *   1  every pointer judged by heapkit's metadata before anything is read
  *      through it: the segment map (over the OS) or the instance's ranges and
- *      segment stamps (over a region); interior, unaligned and foreign frees
- *      found wherever free takes its slow path; double frees of a block still
- *      free on every path (a per-process key in the freed block's second word,
- *      cleared by malloc, confirmed on the page's lists)
- *   2  also on the fast paths: unaligned and interior frees (block boundary),
+ *      segment stamps (over a region); interior and foreign frees found
+ *      wherever free takes its slow path; on every path, double frees of a
+ *      block still free (a per-process key in the freed block's second word,
+ *      cleared by malloc, confirmed on the page's lists) and frees off the
+ *      16-byte grid every block is on
+ *   2  also on the fast paths: interior frees (block boundary),
  *      and free lists whose links are encoded (next ^ key ^ the block's
  *      address) and checked when popped, so a write after free cannot become
  *      a write anywhere
@@ -582,7 +583,9 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask)
 {
 	uintptr_t base = (uintptr_t)p & seg_mask;
-	if (hk_likely(base != (uintptr_t)p && shard_seg_known(sh, p, base))) {
+	/* (HK_HARDEN >= 1: a pointer off the 16-byte grid of every block goes slow, to be named) */
+	if (hk_likely(base != (uintptr_t)p && !(HK_HARDEN >= 1 && ((uintptr_t)p & (SHARD_GRANULE - 1))) &&
+		      shard_seg_known(sh, p, base))) {
 		struct shard_segment *seg = (struct shard_segment *)base;
 		struct shard_page *pg = &seg->pages[((uintptr_t)p - base) >> seg->page_shift];
 		if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() &&
