@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <heapkit.h>
+#include "kit.h"
 
 #include <dlfcn.h>
 #include <malloc.h>
@@ -285,67 +286,26 @@ static const size_t sizes[] = { 8, 4096, 262144 };
 
 /* --- Running a child -------------------------------------------------------------------- */
 
-static void slurp(int fd, char *buf, size_t cap)
-{
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = 0;
-	char sink[256];
-	while (read(fd, sink, sizeof sink) > 0)
-		;
-}
-
 static const char *self_exe;
 
 enum target { T_PRELOAD, T_REGION, T_GLIBC };
 
-struct outcome {
-	int status;
-	char out[256], err[4096];
-};
-
-/* Run case c at size n on target t (lib for T_PRELOAD) in a child. */
-static void run_case(enum target t, const char *lib, const struct hcase *c, size_t n, struct outcome *o)
+/* Run case c at size n on target t (lib for T_PRELOAD) in a child: this program re-executed as "child". */
+static void run_case(enum target t, const char *lib, const struct hcase *c, size_t n, struct kit_child *o)
 {
-	int out[2], err[2];
-	if (pipe(out) || pipe(err)) {
-		perror("pipe");
-		exit(2);
-	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	if (pid == 0) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		close(out[0]);
-		close(err[0]);
-		char size[32], *tname = t == T_REGION ? "region" : "plain";
-		snprintf(size, sizeof size, "%zu", n);
-		if (t == T_PRELOAD)
-			setenv("LD_PRELOAD", lib, 1);
-		else
-			unsetenv("LD_PRELOAD");
-		char *argv[] = { (char *)self_exe, "child", tname, (char *)c->name, size, NULL };
-		execv(self_exe, argv);
-		_exit(126);
-	}
-	close(out[1]);
-	close(err[1]);
-	slurp(out[0], o->out, sizeof o->out);
-	slurp(err[0], o->err, sizeof o->err);
-	close(out[0]);
-	close(err[0]);
-	waitpid(pid, &o->status, 0);
+	char size[32], *tname = t == T_REGION ? "region" : "plain";
+	snprintf(size, sizeof size, "%zu", n);
+	if (t == T_PRELOAD)
+		setenv("LD_PRELOAD", lib, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	char *argv[] = { (char *)self_exe, "child", tname, (char *)c->name, size, NULL };
+	kit_child_run(o, NULL, NULL, argv);
+	unsetenv("LD_PRELOAD");
 }
 
 /* The first line of the child's stdout: the announced address. */
-static void announced(const struct outcome *o, char *addr, size_t cap)
+static void announced(const struct kit_child *o, char *addr, size_t cap)
 {
 	size_t i = 0;
 	for (; o->out[i] && o->out[i] != '\n' && i + 1 < cap; i++)
@@ -353,10 +313,10 @@ static void announced(const struct outcome *o, char *addr, size_t cap)
 	addr[i] = 0;
 }
 
-static bool aborted(const struct outcome *o) { return WIFSIGNALED(o->status) && WTERMSIG(o->status) == SIGABRT; }
+static bool aborted(const struct kit_child *o) { return WIFSIGNALED(o->status) && WTERMSIG(o->status) == SIGABRT; }
 
 /* What the outcome is, judged against heapkit's messages: a result, or -1 (fault, odd exit, bad message). */
-static int judge(const struct outcome *o)
+static int judge(const struct kit_child *o)
 {
 	char addr[64];
 	announced(o, addr, sizeof addr);
@@ -374,7 +334,7 @@ static int judge(const struct outcome *o)
 	return -1;
 }
 
-static void describe(const struct outcome *o, char *buf, size_t cap)
+static void describe(const struct kit_child *o, char *buf, size_t cap)
 {
 	if (WIFSIGNALED(o->status))
 		snprintf(buf, cap, "signal %d (%s)", WTERMSIG(o->status), strsignal(WTERMSIG(o->status)));
@@ -393,7 +353,7 @@ static int run_asserted(enum target t, const char *lib, int level, const char *l
 	for (size_t i = 0; i < NR_CASES; i++) {
 		const struct hcase *c = &cases[i];
 		for (size_t s = 0; s < (c->sized ? NR_SIZES : 1); s++, k++) {
-			struct outcome o;
+			struct kit_child o;
 			run_case(t, lib, c, sizes[s], &o);
 			int r = judge(&o);
 			int want = t == T_REGION && c->region ? c->region : c->level[level];
@@ -430,7 +390,7 @@ static int run_glibc(enum seen *seen, int *caught, int *total)
 	for (size_t i = 0; i < NR_CASES; i++) {
 		const struct hcase *c = &cases[i];
 		for (size_t s = 0; s < (c->sized ? NR_SIZES : 1); s++, k++) {
-			struct outcome o = { 0 };
+			struct kit_child o = { 0 };
 			enum seen v = SEEN_NA;
 			if (!c->foreign_only) {
 				run_case(T_GLIBC, NULL, c, sizes[s], &o);

@@ -53,11 +53,6 @@ static void c_unlock(struct checked *c)
 
 /* --- Reports ------------------------------------------------------------------ */
 
-static void put(char *buf, size_t cap, size_t *n, const char *s)
-{
-	while (*s && *n + 1 < cap)
-		buf[(*n)++] = *s++;
-}
 
 static void put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radix)
 {
@@ -67,7 +62,7 @@ static void put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radi
 		d[k++] = "0123456789abcdef"[v % radix];
 	while ((v /= radix) && k < 24);
 	if (radix == 16)
-		put(buf, cap, n, "0x");
+		_hk_put(buf, cap, n, "0x");
 	while (k)
 		buf[*n < cap - 1 ? (*n)++ : *n] = d[--k];
 }
@@ -76,23 +71,23 @@ void _hk_ck_die(const char *what, const void *addr, const struct blk *b, bool ha
 {
 	char buf[320];
 	size_t n = 0;
-	put(buf, sizeof buf, &n, "heapkit: ");
-	put(buf, sizeof buf, &n, what);
-	put(buf, sizeof buf, &n, " at ");
+	_hk_put(buf, sizeof buf, &n, "heapkit: ");
+	_hk_put(buf, sizeof buf, &n, what);
+	_hk_put(buf, sizeof buf, &n, " at ");
 	put_num(buf, sizeof buf, &n, (uintptr_t)addr, 16);
 	if (b) {
-		put(buf, sizeof buf, &n, " (block ");
+		_hk_put(buf, sizeof buf, &n, " (block ");
 		put_num(buf, sizeof buf, &n, b->p, 16);
-		put(buf, sizeof buf, &n, ", ");
+		_hk_put(buf, sizeof buf, &n, ", ");
 		put_num(buf, sizeof buf, &n, b->size, 10);
-		put(buf, sizeof buf, &n, " bytes");
+		_hk_put(buf, sizeof buf, &n, " bytes");
 		if (has_off) {
-			put(buf, sizeof buf, &n, ", first bad byte at offset ");
+			_hk_put(buf, sizeof buf, &n, ", first bad byte at offset ");
 			if (off < 0)
-				put(buf, sizeof buf, &n, "-");
+				_hk_put(buf, sizeof buf, &n, "-");
 			put_num(buf, sizeof buf, &n, (uintmax_t)(off < 0 ? -off : off), 10);
 		}
-		put(buf, sizeof buf, &n, ")");
+		_hk_put(buf, sizeof buf, &n, ")");
 	}
 	buf[n++] = '\n';
 	_hk_write_error(buf, n);
@@ -264,9 +259,9 @@ static void canary_or_die(struct checked *c, const struct blk *b, const char *wh
 	if (hk_unlikely(bad != NULL)) {
 		char what[96];
 		size_t n = 0;
-		put(what, sizeof what, &n, (uintptr_t)bad < b->p ? "checked: write before the start of the block"
+		_hk_put(what, sizeof what, &n, (uintptr_t)bad < b->p ? "checked: write before the start of the block"
 								 : "checked: write past the end of the block");
-		put(what, sizeof what, &n, when);
+		_hk_put(what, sizeof what, &n, when);
 		what[n] = 0;
 		_hk_ck_die(what, (void *)b->p, b, true, (long)((intptr_t)bad - (intptr_t)b->p));
 	}
@@ -286,8 +281,8 @@ static void held_or_die(struct checked *c, const struct blk *h, const char *when
 	if (hk_unlikely(bad != NULL)) {
 		char what[96];
 		size_t n = 0;
-		put(what, sizeof what, &n, "checked: write into the block after it was freed");
-		put(what, sizeof what, &n, when);
+		_hk_put(what, sizeof what, &n, "checked: write into the block after it was freed");
+		_hk_put(what, sizeof what, &n, when);
 		what[n] = 0;
 		_hk_ck_die(what, (void *)h->p, h, true, (long)((uintptr_t)bad - h->p));
 	}
@@ -417,8 +412,8 @@ static struct blk *block_or_die(struct checked *c, const void *p, const char *fr
 	if (grave_holds(c, (uintptr_t)p)) {
 		char what[128];
 		size_t n = 0;
-		put(what, sizeof what, &n, freed_what);
-		put(what, sizeof what, &n, " (the block had left the quarantine)");
+		_hk_put(what, sizeof what, &n, freed_what);
+		_hk_put(what, sizeof what, &n, " (the block had left the quarantine)");
 		what[n] = 0;
 		_hk_ck_die(what, p, NULL, false, 0);
 	}
@@ -754,17 +749,17 @@ __attribute__((noreturn)) static void write_die(const struct blk *b, uintptr_t d
 {
 	char msg[192];
 	size_t k = 0;
-	put(msg, sizeof msg, &k, "checked: ");
-	put(msg, sizeof msg, &k, fn);
-	put(msg, sizeof msg, &k, " of ");
+	_hk_put(msg, sizeof msg, &k, "checked: ");
+	_hk_put(msg, sizeof msg, &k, fn);
+	_hk_put(msg, sizeof msg, &k, " of ");
 	put_num(msg, sizeof msg, &k, n, 10);
-	put(msg, sizeof msg, &k, " bytes at offset ");
+	_hk_put(msg, sizeof msg, &k, " bytes at offset ");
 	if (d < b->p)
-		put(msg, sizeof msg, &k, "-");
+		_hk_put(msg, sizeof msg, &k, "-");
 	put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
-	put(msg, sizeof msg, &k, ": ");
-	put(msg, sizeof msg, &k, what);
-	put(msg, sizeof msg, &k, " (before the write)");
+	_hk_put(msg, sizeof msg, &k, ": ");
+	_hk_put(msg, sizeof msg, &k, what);
+	_hk_put(msg, sizeof msg, &k, " (before the write)");
 	msg[k] = 0;
 	_hk_ck_die(msg, (void *)b->p, b, true, off);
 }

@@ -166,32 +166,14 @@ struct hk_page_source *_hk_shard_map_source(struct hk_page_source *os)
 
 /* --- Reports ---------------------------------------------------------------------------- */
 
-static void put(char *buf, size_t cap, size_t *n, const char *s)
-{
-	while (*s && *n + 1 < cap)
-		buf[(*n)++] = *s++;
-}
-
-static void put_hex(char *buf, size_t cap, size_t *n, uintptr_t v)
-{
-	char hex[2 + 16 + 1] = "0x";
-	int digits = 1;
-	while (digits < 16 && (v >> (4 * digits)))
-		digits++;
-	for (int i = 0; i < digits; i++)
-		hex[2 + i] = "0123456789abcdef"[(v >> (4 * (digits - 1 - i))) & 15];
-	hex[2 + digits] = 0;
-	put(buf, cap, n, hex);
-}
-
 /* "heapkit: <op> of <what> at p", abort. */
 static __attribute__((noreturn, cold)) void misuse(const char *op, const char *what, const void *p)
 {
 	char buf[160];
 	size_t n = 0;
-	put(buf, sizeof buf, &n, op);
-	put(buf, sizeof buf, &n, " of ");
-	put(buf, sizeof buf, &n, what);
+	_hk_put(buf, sizeof buf, &n, op);
+	_hk_put(buf, sizeof buf, &n, " of ");
+	_hk_put(buf, sizeof buf, &n, what);
 	buf[n] = 0;
 	_hk_fatal(buf, p);
 }
@@ -203,9 +185,9 @@ void _hk_shard_list_corrupt(const struct shard_page *pg, const void *block)
 {
 	char buf[160];
 	size_t n = 0;
-	put(buf, sizeof buf, &n, "free list corrupted (write after free?): a bad link on the page at ");
-	put_hex(buf, sizeof buf, &n, (uintptr_t)pg);
-	put(buf, sizeof buf, &n, ", in the free block");
+	_hk_put(buf, sizeof buf, &n, "free list corrupted (write after free?): a bad link on the page at ");
+	_hk_put_hex(buf, sizeof buf, &n, (uintptr_t)pg);
+	_hk_put(buf, sizeof buf, &n, ", in the free block");
 	buf[n] = 0;
 	_hk_fatal(buf, block);
 }
