@@ -201,184 +201,6 @@ static void page_extend(struct shard *sh, struct shard_segment *seg, struct shar
 	pg->capacity += (uint32_t)n;
 }
 
-/* --- Purging --------------------------------------------------------------------------
- *
- * One policy for memory that is free but still committed (see struct shard):
- * a page slot released while its segment lives is marked (purge_new); a
- * scan, at most every purge_delay ms, gives back (the page source's purge:
- * MADV_DONTNEED) the slots that stayed marked for a whole scan period
- * (purge_old), so memory refilled within purge_delay is never faulted in
- * twice; an empty segment waits in the cache for cache_delay before it is
- * unmapped. Any thread may scan, under the instance lock (so no segment is
- * unmapped under it) and each segment's purge_lock; a thread that takes a
- * marked slot clears the mark under that lock, so it never writes memory a
- * scan is purging.
- */
-
-static uint64_t slot_bits(unsigned idx, unsigned span)
-{
-	return ((span < 64 ? (uint64_t)1 << span : 0) - 1) << idx;
-}
-
-/* Give back the memory of seg's slots in mask (purge_lock held). */
-static void segment_purge_slots(struct shard *sh, struct shard_segment *seg, uint64_t mask)
-{
-	while (mask) {
-		unsigned i = hk_ctz(mask), n = 0;
-		while (i + n < 64 && ((mask >> (i + n)) & 1))
-			n++;
-		mask &= ~slot_bits(i, n);
-		uintptr_t lo = shard_slot_area(sh, seg, i);
-		uintptr_t hi = (uintptr_t)seg + ((uintptr_t)(i + n) << seg->page_shift);
-		lo = hk_align_up(lo, HK_PAGE_SIZE);
-		if (hi > lo) {
-			sh->src->purge(sh->src, (void *)lo, hi - lo);
-			__atomic_fetch_add(&sh->ctr.purge_calls, 1, __ATOMIC_RELAXED);
-			__atomic_fetch_add(&sh->ctr.purged_bytes, hi - lo, __ATOMIC_RELAXED);
-		}
-	}
-}
-
-/* Slots idx..idx+span of seg are being taken: no scan may purge them any more. */
-static void segment_purge_unmark(struct shard_segment *seg, unsigned idx, unsigned span)
-{
-	uint64_t bits = slot_bits(idx, span);
-	if (!((__atomic_load_n(&seg->purge_new, __ATOMIC_ACQUIRE) | __atomic_load_n(&seg->purge_old, __ATOMIC_ACQUIRE)) &
-	      bits))
-		return;
-	hk_lock(&seg->purge_lock);
-	__atomic_store_n(&seg->purge_new, seg->purge_new & ~bits, __ATOMIC_RELAXED);
-	__atomic_store_n(&seg->purge_old, seg->purge_old & ~bits, __ATOMIC_RELAXED);
-	hk_unlock(&seg->purge_lock);
-}
-
-/*
- * Purge work appeared: arm the scans, and have the purge thread woken (if
- * the drop-in runs one) at the next safe point (purge_safe_point: the end of
- * a malloc or free slow path, where waking may allocate).
- */
-void _hk_shard_purge_arm(struct shard *sh)
-{
-	/*
-	 * An exchange, not a load first: the work was published before this
-	 * call and a scan disarms before it reads the work, so one of the two
-	 * must see the other (a read-only test would need a fence, which TSan
-	 * cannot model). Arming happens on slow paths only.
-	 */
-	if (!__atomic_exchange_n(&sh->purge_armed, 1, __ATOMIC_SEQ_CST))
-		__atomic_store_n(&sh->purge_kick, 1, __ATOMIC_RELAXED);
-}
-
-static inline void purge_safe_point(struct shard *sh)
-{
-	if (hk_unlikely(__atomic_load_n(&sh->purge_kick, __ATOMIC_RELAXED))) {
-		__atomic_store_n(&sh->purge_kick, 0, __ATOMIC_RELAXED);
-		if (sh->purge_wake)
-			sh->purge_wake();
-	}
-}
-
-/* Slots in bits of seg were released holding memory: mark them. */
-static void segment_purge_mark(struct shard *sh, struct shard_segment *seg, uint64_t bits)
-{
-	if (!sh->clock_ms || sh->purge_never || !sh->src->purge || seg->kind != SEG_SMALL)
-		return;
-	hk_lock(&seg->purge_lock);
-	__atomic_store_n(&seg->purge_new, seg->purge_new | bits, __ATOMIC_RELAXED);
-	hk_unlock(&seg->purge_lock);
-	_hk_shard_purge_arm(sh);
-}
-
-/*
- * One scan (force: give back everything marked and cached now). Returns
- * whether anything is still waiting (a later scan has work).
- */
-bool _hk_shard_purge(struct shard *sh, bool force)
-{
-	if (!sh->clock_ms || !sh->src || !sh->src->purge)
-		return false;
-	uint64_t now = sh->clock_ms();
-	struct shard_segment *drop = NULL;
-	bool pending = false;
-	/* Disarmed while scanning: work marked from now on arms again (and kicks the purge thread). */
-	__atomic_store_n(&sh->purge_armed, 0, __ATOMIC_SEQ_CST);
-	hk_lock(&sh->lock);
-	__atomic_fetch_add(&sh->ctr.purge_scans, 1, __ATOMIC_RELAXED);
-	for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next) {
-		if (!(__atomic_load_n(&seg->purge_new, __ATOMIC_RELAXED) | __atomic_load_n(&seg->purge_old, __ATOMIC_RELAXED)))
-			continue;
-		hk_lock(&seg->purge_lock);
-		uint64_t m = force ? seg->purge_old | seg->purge_new : seg->purge_old;
-		segment_purge_slots(sh, seg, m);
-		uint64_t keep = force ? 0 : seg->purge_new;
-		__atomic_store_n(&seg->purge_old, keep, __ATOMIC_RELEASE);
-		__atomic_store_n(&seg->purge_new, 0, __ATOMIC_RELEASE);
-		pending |= keep != 0;
-		hk_unlock(&seg->purge_lock);
-	}
-	for (struct shard_segment **pp = &sh->cache; *pp;) {
-		struct shard_segment *seg = *pp;
-		if (!force && sh->nr_cached <= sh->cache_reserved) {
-			pp = &seg->next;   /* the reservation stays */
-		} else if (force || now - seg->cached_at >= sh->cache_delay_ms) {
-			*pp = seg->next;
-			sh->nr_cached--;
-			seg->next = drop;
-			drop = seg;
-		} else {
-			pp = &seg->next;
-			pending = true;
-		}
-	}
-	struct shard_huge_span spans[SHARD_HUGE_CACHE];
-	unsigned nr_spans = 0;
-	for (unsigned i = 0; i < sh->nr_huge_cached;) {
-		struct shard_huge_span *c = &sh->huge_cache[i];
-		if (force || now - c->cached_at >= sh->cache_delay_ms) {
-			spans[nr_spans++] = *c;
-			sh->huge_cached_bytes -= c->map_len;
-			*c = sh->huge_cache[--sh->nr_huge_cached];
-		} else {
-			pending = true;
-			i++;
-		}
-	}
-	hk_unlock(&sh->lock);
-	if (pending)
-		__atomic_store_n(&sh->purge_armed, 1, __ATOMIC_SEQ_CST);
-	while (drop) {
-		struct shard_segment *seg = drop;
-		drop = seg->next;
-		sh->src->unmap(sh->src, seg, sh->seg_size);
-		__atomic_fetch_add(&sh->ctr.seg_unmaps, 1, __ATOMIC_RELAXED);
-	}
-	for (unsigned i = 0; i < nr_spans; i++) {
-		sh->src->unmap(sh->src, spans[i].base, spans[i].map_len);
-		__atomic_fetch_add(&sh->ctr.seg_unmaps, 1, __ATOMIC_RELAXED);
-	}
-	return pending;
-}
-
-/*
- * A scan if the deadline has passed (one thread wins it), so scans are at
- * least purge_delay apart. Returns whether work may still be pending.
- */
-bool _hk_shard_purge_due(struct shard *sh)
-{
-	uint64_t now = sh->clock_ms(), next = __atomic_load_n(&sh->purge_next, __ATOMIC_RELAXED);
-	if (now < next || !__atomic_compare_exchange_n(&sh->purge_next, &next, now + sh->purge_delay_ms, false,
-						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		return true;
-	return _hk_shard_purge(sh, false);
-}
-
-/* From the slow paths: a scan when armed and due. */
-void _hk_shard_purge_tick(struct shard *sh)
-{
-	if (sh->clock_ms && __atomic_load_n(&sh->purge_armed, __ATOMIC_RELAXED))
-		_hk_shard_purge_due(sh);
-}
-
 /* Page idx spanning span slots for bin: header, continuation slots, no blocks yet. */
 static void page_init(struct shard *sh, struct shard_segment *seg, unsigned idx, unsigned bin, unsigned span)
 {
@@ -405,8 +227,8 @@ static void page_init(struct shard *sh, struct shard_segment *seg, unsigned idx,
 		c->slots = (uint8_t)k;
 		c->block_size = pg->block_size;
 	}
-	seg->free_mask &= ~slot_bits(idx, span);
-	segment_purge_unmark(seg, idx, span);
+	seg->free_mask &= ~shard_slot_bits(idx, span);
+	_hk_shard_purge_unmark(seg, idx, span);
 }
 
 /* --- Segments ---------------------------------------------------------------------- */
@@ -529,9 +351,9 @@ void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, stru
 	unsigned span = seg->kind == SEG_LARGE ? 1 : pg->slots;
 	for (unsigned k = 0; k < span; k++)
 		pg[k].bin = 0;
-	seg->free_mask |= slot_bits(pg->index, span);
+	seg->free_mask |= shard_slot_bits(pg->index, span);
 	if (seg->free_mask != all && pg->capacity)
-		segment_purge_mark(sh, seg, slot_bits(pg->index, span));
+		_hk_shard_purge_mark(sh, seg, shard_slot_bits(pg->index, span));
 	if (seg->free_mask == all) {
 		if (seg->kind == SEG_SMALL && !was_full && h)
 			heap_small_segs_remove(h, seg);
@@ -721,14 +543,9 @@ static void *malloc_slow(struct shard *sh, size_t size)
 				 ((uintptr_t)next - area) % pg->block_size)))
 		_hk_shard_list_corrupt(pg, b);
 #endif
-#if HK_HARDEN >= 1
-	b->key = 0;
-#endif
-	pg->free = next;
-	pg->used++;
-	h->nr_allocs++;
-	purge_safe_point(sh);
-	return b;
+	void *p = shard_block_take(h, pg, b, next);
+	_hk_shard_purge_safe_point(sh);   /* after the take: waking the purge thread may allocate */
+	return p;
 }
 
 /* Everything the fast path could not do; NULL with ENOMEM when memory is out. */
@@ -791,7 +608,7 @@ hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh)
 	_hk_shard_check_not_free(sh, &f, "free", p);
 	if (__atomic_load_n(&f.seg->owner, __ATOMIC_ACQUIRE) == shard_thread_self()) {
 		free_local(f.seg, f.pg, f.block);
-		purge_safe_point(sh);
+		_hk_shard_purge_safe_point(sh);
 	} else {
 		free_remote(f.pg, f.block);
 	}
@@ -808,7 +625,7 @@ hk_noinline void _hk_shard_page_emptied(struct shard_page *pg)
 	if (!(page_flags(pg) & PAGE_IN_FULL) && q->first == pg && q->last == pg)
 		return;
 	_hk_shard_page_free(h, pg);
-	purge_safe_point(h->inst);
+	_hk_shard_purge_safe_point(h->inst);
 }
 
 /* Collect every page of h; give back the empty ones (all: even a bin's last). */

@@ -498,10 +498,34 @@ void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, stru
 void _hk_shard_page_collect(struct shard_page *pg);
 void _hk_shard_heap_collect(struct shard_heap *h, bool all);
 void _hk_shard_segment_release(struct shard *sh, struct shard_segment *seg);
+/* purge.c */
 bool _hk_shard_purge(struct shard *sh, bool force);
 void _hk_shard_purge_tick(struct shard *sh);
 bool _hk_shard_purge_due(struct shard *sh);
 void _hk_shard_purge_arm(struct shard *sh);
+/* Slots in bits of seg were released holding memory: mark them for a later scan. */
+void _hk_shard_purge_mark(struct shard *sh, struct shard_segment *seg, uint64_t bits);
+/* Slots idx..idx+span of seg are being taken: no scan may purge them any more. */
+void _hk_shard_purge_unmark(struct shard_segment *seg, unsigned idx, unsigned span);
+
+/* The bits of page slots idx..idx+span in a segment's 64-slot masks. */
+hk_inline uint64_t shard_slot_bits(unsigned idx, unsigned span)
+{
+	return ((span < 64 ? (uint64_t)1 << span : 0) - 1) << idx;
+}
+
+/*
+ * The end of a malloc or free slow path, where waking the drop-in's purge
+ * thread may allocate: wake it if purge work appeared (_hk_shard_purge_arm).
+ */
+hk_inline void _hk_shard_purge_safe_point(struct shard *sh)
+{
+	if (hk_unlikely(__atomic_load_n(&sh->purge_kick, __ATOMIC_RELAXED))) {
+		__atomic_store_n(&sh->purge_kick, 0, __ATOMIC_RELAXED);
+		if (sh->purge_wake)
+			sh->purge_wake();
+	}
+}
 size_t _hk_shard_reserve(struct shard *sh, size_t n);
 void _hk_shard_page_free(struct shard_heap *h, struct shard_page *pg);
 void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg);
@@ -548,6 +572,19 @@ void _hk_shard_fork_child(void);
 /* --- Fast paths ------------------------------------------------------------------ */
 
 
+/* malloc's last step, fast or slow: b, popped off pg's free list (next is what follows it), is in use. */
+hk_inline void *shard_block_take(struct shard_heap *h, struct shard_page *pg, struct shard_block *b,
+				 struct shard_block *next)
+{
+#if HK_HARDEN >= 1
+	b->key = 0;   /* no longer looks free */
+#endif
+	pg->free = next;
+	pg->used++;
+	h->nr_allocs++;
+	return b;
+}
+
 /* malloc: pop the free list of the page for this size class. */
 hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 {
@@ -561,13 +598,7 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 			if (hk_unlikely((((uintptr_t)next ^ (uintptr_t)b) & sh->seg_mask) && next))
 				_hk_shard_list_corrupt(pg, b);
 #endif
-#if HK_HARDEN >= 1
-			b->key = 0;
-#endif
-			pg->free = next;
-			pg->used++;
-			h->nr_allocs++;
-			return b;
+			return shard_block_take(h, pg, b, next);
 		}
 	}
 	return _hk_shard_malloc_slow(sh, size);
