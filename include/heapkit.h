@@ -70,6 +70,7 @@ enum hk_caps {
 	HK_CAP_PAGES = 1u << 3,       /* palloc/pfree are served */
 	HK_CAP_EXACT_AVAIL = 1u << 4, /* availmem returns to its value after a free-all */
 	HK_CAP_RELEASE = 1u << 5,     /* after hk_destroy the region is the caller's again */
+	HK_CAP_ZERO_SIZE = 1u << 6,   /* malloc(0) is a block of zero usable bytes (checked instances) */
 };
 
 /* --- Instances of built-in backends ------------------------------------- */

@@ -418,6 +418,34 @@ static void test_recreate(void)
 	munmap(mem, len);
 }
 
+/*
+ * The memory under the instance header may hold again what it held before an
+ * earlier instance was made (another user of the region wrote the same
+ * words): the headers that instance left elsewhere must still match nothing.
+ * Found by the fuzzer: a 4 KiB slab's stale header inside a 16 KiB slab's
+ * object took the big slab's first block for a small one.
+ */
+static void test_recreate_restored(void)
+{
+	size_t len = 4 * MiB, meta = 64 * 1024;
+	char *mem = region_get(len);
+	static char before[64 * 1024];
+	memcpy(before, mem, meta);
+	hk_alloc_t *a = hk_buddy_create(mem, len);
+	while (hk_malloc(a, 64)) /* one-page slabs everywhere, left behind */
+		;
+	hk_destroy(a);
+	memcpy(mem, before, meta);
+	a = hk_buddy_create(mem, len);
+	size_t n = 0;
+	for (void *p; (p = hk_malloc(a, 3000)) != NULL; n++) /* 16 KiB slabs over them, blocks unwritten */
+		CHECKF(hk_usable_size(a, p) >= 3000, "block %p of 3000 bytes: usable %zu", p, hk_usable_size(a, p));
+	CHECKF(n > 1000, "%zu blocks of 3000 bytes in 4 MiB", n);
+	kit_heap_ok(a, "over the headers of an instance made with the same header words");
+	hk_destroy(a);
+	munmap(mem, len);
+}
+
 /* --- realloc in place ------------------------------------------------------------------ */
 
 static void test_realloc(void)
@@ -603,6 +631,7 @@ static const struct kit_test tests[] = {
 	{ "small-cost", test_small_cost }, { "big-block", test_big_block },   { "segments", test_segments },
 	{ "regions", test_regions },       { "coalesce", test_coalesce },     { "realloc", test_realloc },
 	{ "invalid-free", test_invalid_free }, { "threads", test_threads },   { "recreate", test_recreate },
+	{ "recreate-restored", test_recreate_restored },
 };
 
 int main(int argc, char **argv) { return kit_main("buddy", tests, sizeof tests / sizeof tests[0], argc, argv); }

@@ -64,7 +64,6 @@ static const struct known_failure {
 } known_failures[] = {
 	{ "mimalloc", "addmem-4mib",
 	  "mimalloc 2.0 takes regions only as whole 32 MiB-aligned 32 MiB segments: 4 MiB additions are refused" },
-	{ "shard", "true-peak", "shard's peak_bytes is the highest a stats call saw (src/shard/shard.c shard_stats)" },
 };
 
 /* The reason b is known to fail the check named so, or NULL. */

@@ -162,6 +162,18 @@ static const struct misuse misuses[] = {
 };
 #define NR_MISUSES (sizeof misuses / sizeof misuses[0])
 
+/* Checked instances only: malloc(0) is zero usable bytes, so its first byte is past the end. */
+static void malloc0_write(void)
+{
+	char *p = m_malloc(0);
+	if (!p || hk_usable_size(heap, p) != 0 || p == m_malloc(0))
+		exit(6);
+	kit_announce(p);
+	p[0] = 'x';
+	m_free(p);
+}
+static const struct misuse checked_only[] = { { "malloc0-write", "write past the end", malloc0_write } };
+
 /* --- Sized misuses of the checked drop-in ---------------------------------------------------- */
 
 /*
@@ -434,9 +446,9 @@ static int run_checked(void)
 		child_backend = hk_backend_at(i);
 		if (!(child_backend->caps & HK_CAP_FREE))
 			continue;
-		for (size_t k = 0; k < NR_MISUSES; k++) {
+		for (size_t k = 0; k < NR_MISUSES + 1; k++) {
 			char label[128];
-			child_misuse = &misuses[k];
+			child_misuse = k < NR_MISUSES ? &misuses[k] : &checked_only[0];
 			snprintf(label, sizeof label, "checked %s %s", child_backend->name, child_misuse->name);
 			bad += expect_failure(label, checked_child, NULL, child_misuse->expect, true);
 			ran++;

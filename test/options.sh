@@ -43,15 +43,8 @@ expect "stats: segments" '^heapkit: segments \(4 MiB\) +live [0-9]+, small [0-9]
 expect "stats: OS mappings" '^heapkit: OS mappings +segments mapped [1-9][0-9]*, unmapped [0-9]+$'
 expect "stats: per size class" '^heapkit: per size class'
 expect "stats: the 4 KiB class" '^heapkit: +4096 B +[0-9]+ / [0-9]+$'
-# The program held 2 MiB at its peak. Known failure: shard's peak_bytes is
-# the highest value a statistics call saw (src/shard/shard.c, shard_stats),
-# not the true peak; XPASS (a failure) once that is fixed, to drop this line.
-if grep -q -E '^heapkit: memory in use .*peak ([2-9]|[1-9][0-9]+)\.[0-9] MiB$' "$out"; then
-	echo "XPASS stats: the peak is the true peak (2 MiB): remove the known failure"
-	fails=$((fails + 1))
-else
-	echo "XFAIL stats: the peak is the true peak (2 MiB) (known: shard samples it at stats calls)"
-fi
+# The program held 2 MiB at its peak, and the stats are printed after it freed them.
+expect "stats: the true peak (2 MiB)" '^heapkit: memory in use .*peak ([2-9]|[1-9][0-9]+)\.[0-9] MiB$'
 
 # Verbose: what was loaded, its version, every option with its origin.
 run HEAPKIT_VERBOSE=1 HEAPKIT_PURGE_DELAY=-1 HEAPKIT_HUGE_CACHE=64m HEAPKIT_SEGMENT_CACHE=2

@@ -6,7 +6,7 @@
  * The public calls in <heapkit.h> check arguments and handle the cases every
  * malloc must (zero sizes, overflow, bad alignment, realloc to 0, errno), so
  * an operation is only ever called with:
- *   - malloc:   1 <= size <= HK_MAX_REQUEST
+ *   - malloc:   1 <= size <= HK_MAX_REQUEST (0 too with HK_CAP_ZERO_SIZE)
  *   - memalign: align a power of two, sizeof(void *) <= align, size as malloc
  *   - realloc:  p != NULL, size as malloc
  *   - free, usable_size: p != NULL

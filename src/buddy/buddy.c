@@ -353,15 +353,20 @@ hk_alloc_t *hk_buddy_create(void *base, size_t len)
 		return NULL;
 	struct buddy *b = (struct buddy *)meta;
 	/*
-	 * Tags mix in a secret that differs from the one an earlier instance at
-	 * this place used (its value is still there), so the headers it left in
-	 * this memory match nothing now: the bijection below has no fixed point
-	 * worth fearing, and the metadata address separates other layouts.
+	 * Tags mix in a secret no earlier instance at this place used, so the
+	 * headers they left in this memory match nothing now. The word there
+	 * alone is not enough (another user of the memory may have put back
+	 * what it held before an earlier instance: test/buddy.c
+	 * recreate-restored); a count of the instances made in this process is
+	 * unique, and the earlier word and the address still separate instances
+	 * of other processes over memory that outlives them.
 	 */
+	static uint64_t nr_created;
+	uint64_t nth = __atomic_add_fetch(&nr_created, 1, __ATOMIC_RELAXED);
 	uintptr_t earlier = *(volatile uintptr_t *)&b->secret;
 	memset(b, 0, sizeof *b);
 	_hk_alloc_init(&b->base, &buddy_ops, &_hk_buddy_backend);
-	b->secret = ((earlier + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull) ^ (meta * 0x94d049bb133111ebull);
+	b->secret = ((earlier + nth * 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull) ^ (meta * 0x94d049bb133111ebull);
 	_hk_buddy_table_init(b, (struct table_entry *)(meta + HK_PAGE_SIZE));
 	_hk_buddy_slab_init(b);
 	struct buddy_region *r = &b->first;

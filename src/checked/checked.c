@@ -27,34 +27,15 @@
  */
 #include "checked/checked_impl.h"
 
-static inline struct checked *to_checked(hk_alloc_t *a) { return (struct checked *)a; }
-
-/* The drop-in's string functions must not check while this thread holds a wrapper's lock. */
+/* The drop-in's string functions must not check while this thread holds a wrapper's lock (c_lock). */
 #if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
 __thread int _hk_ck_busy __attribute__((tls_model("initial-exec")));
-#define BUSY_ENTER() (_hk_ck_busy++)
-#define BUSY_LEAVE() (_hk_ck_busy--)
-#else
-#define BUSY_ENTER() ((void)0)
-#define BUSY_LEAVE() ((void)0)
 #endif
-
-static void c_lock(struct checked *c)
-{
-	hk_lock(&c->lock);
-	BUSY_ENTER();
-}
-
-static void c_unlock(struct checked *c)
-{
-	BUSY_LEAVE();
-	hk_unlock(&c->lock);
-}
 
 /* --- Reports ------------------------------------------------------------------ */
 
 
-static void put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radix)
+void _hk_ck_put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radix)
 {
 	char d[24];
 	int k = 0;
@@ -74,18 +55,18 @@ void _hk_ck_die(const char *what, const void *addr, const struct blk *b, bool ha
 	_hk_put(buf, sizeof buf, &n, "heapkit: ");
 	_hk_put(buf, sizeof buf, &n, what);
 	_hk_put(buf, sizeof buf, &n, " at ");
-	put_num(buf, sizeof buf, &n, (uintptr_t)addr, 16);
+	_hk_ck_put_num(buf, sizeof buf, &n, (uintptr_t)addr, 16);
 	if (b) {
 		_hk_put(buf, sizeof buf, &n, " (block ");
-		put_num(buf, sizeof buf, &n, b->p, 16);
+		_hk_ck_put_num(buf, sizeof buf, &n, b->p, 16);
 		_hk_put(buf, sizeof buf, &n, ", ");
-		put_num(buf, sizeof buf, &n, b->size, 10);
+		_hk_ck_put_num(buf, sizeof buf, &n, b->size, 10);
 		_hk_put(buf, sizeof buf, &n, " bytes");
 		if (has_off) {
 			_hk_put(buf, sizeof buf, &n, ", first bad byte at offset ");
 			if (off < 0)
 				_hk_put(buf, sizeof buf, &n, "-");
-			put_num(buf, sizeof buf, &n, (uintmax_t)(off < 0 ? -off : off), 10);
+			_hk_ck_put_num(buf, sizeof buf, &n, (uintmax_t)(off < 0 ? -off : off), 10);
 		}
 		_hk_put(buf, sizeof buf, &n, ")");
 	}
@@ -121,7 +102,7 @@ static inline size_t slot_hash(uintptr_t p, size_t cap)
 }
 
 /* The live block at p, or NULL. */
-static struct blk *table_find(struct checked *c, uintptr_t key)
+struct blk *_hk_ck_table_find(struct checked *c, uintptr_t key)
 {
 	if (key <= SLOT_GONE)
 		return NULL;
@@ -187,7 +168,7 @@ static void table_remove(struct checked *c, struct blk *s)
 }
 
 /* The first byte after the block's canary: the slot's end (small) or the data end (large). */
-static uintptr_t blk_end(struct checked *c, const struct blk *b)
+uintptr_t _hk_ck_blk_end(struct checked *c, const struct blk *b)
 {
 	if (b->flags & BLK_LARGE)
 		return blk_data_end(b);
@@ -216,7 +197,7 @@ static void canary_fill(struct checked *c, const struct blk *b)
 		return;
 	if (!(b->flags & BLK_LARGE))
 		memset((char *)b->p - FRONT_BYTES, CANARY_BYTE, FRONT_BYTES);
-	memset((char *)b->p + b->size, CANARY_BYTE, (size_t)(blk_end(c, b) - (b->p + b->size)));
+	memset((char *)b->p + b->size, CANARY_BYTE, (size_t)(_hk_ck_blk_end(c, b) - (b->p + b->size)));
 }
 
 /* The first byte of [p, p + n) that is not v, or NULL. Words first. */
@@ -248,7 +229,7 @@ static const unsigned char *canary_broken(struct checked *c, const struct blk *b
 	if (!(b->flags & BLK_LARGE))
 		bad = first_not((const unsigned char *)b->p - FRONT_BYTES, FRONT_BYTES, CANARY_BYTE);
 	if (!bad)
-		bad = first_not((const unsigned char *)b->p + b->size, (size_t)(blk_end(c, b) - (b->p + b->size)),
+		bad = first_not((const unsigned char *)b->p + b->size, (size_t)(_hk_ck_blk_end(c, b) - (b->p + b->size)),
 				CANARY_BYTE);
 	return bad;
 }
@@ -365,7 +346,7 @@ static void ring_evict_all(struct checked *c)
 		ring_evict_one(c);
 }
 
-static const struct blk *ring_find(struct checked *c, uintptr_t p)
+const struct blk *_hk_ck_ring_find(struct checked *c, uintptr_t p)
 {
 	for (size_t i = 0; i < c->ring_len; i++) {
 		const struct blk *h = &c->ring[(c->ring_head + i) % c->ring_cap];
@@ -403,10 +384,10 @@ static void ring_hold(struct checked *c, const struct blk *b)
 static struct blk *block_or_die(struct checked *c, const void *p, const char *freed_what, const char *never_what,
 				const char *interior_what)
 {
-	struct blk *s = table_find(c, (uintptr_t)p);
+	struct blk *s = _hk_ck_table_find(c, (uintptr_t)p);
 	if (hk_likely(s != NULL))
 		return s;
-	const struct blk *h = ring_find(c, (uintptr_t)p);
+	const struct blk *h = _hk_ck_ring_find(c, (uintptr_t)p);
 	if (h)
 		_hk_ck_die(freed_what, p, h, false, 0);
 	if (grave_holds(c, (uintptr_t)p)) {
@@ -468,7 +449,7 @@ static void *alloc_locked(struct checked *c, size_t align, size_t size, unsigned
 			ring_evict_all(c);
 		}
 		bool got;
-		if (!size && c->os_large && (b.p = _hk_ck_zero_alloc()) != 0) {
+		if (!size && align <= HK_MIN_ALIGN && c->os_large && (b.p = _hk_ck_zero_alloc()) != 0) {
 			b.flags = BLK_ZERO;
 			got = true;
 		} else if (c->guards && size >= HK_PAGE_SIZE && _hk_ck_large_alloc(c, align, size, &b)) {
@@ -738,104 +719,9 @@ void _hk_checked_free_as(hk_alloc_t *a, void *p, unsigned form, size_t size, siz
 	c_unlock(c);
 }
 
-/* --- Bounds of a write (the drop-in's memcpy, memset, strcpy, ...) -------------------------------- */
-
-#define SCAN_BACK 512u         /* how far before a write's start a small block's start is looked for */
-#define LARGE_SCAN_PAGES 64u   /* how many pages before a page-crossing write a large block's start is */
-
-/* Die for a write of n bytes at d that b's bounds (or its free) forbid: what, at offset off of b. */
-__attribute__((noreturn)) static void write_die(const struct blk *b, uintptr_t d, size_t n, const char *fn,
-						const char *what, long off)
-{
-	char msg[192];
-	size_t k = 0;
-	_hk_put(msg, sizeof msg, &k, "checked: ");
-	_hk_put(msg, sizeof msg, &k, fn);
-	_hk_put(msg, sizeof msg, &k, " of ");
-	put_num(msg, sizeof msg, &k, n, 10);
-	_hk_put(msg, sizeof msg, &k, " bytes at offset ");
-	if (d < b->p)
-		_hk_put(msg, sizeof msg, &k, "-");
-	put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
-	_hk_put(msg, sizeof msg, &k, ": ");
-	_hk_put(msg, sizeof msg, &k, what);
-	_hk_put(msg, sizeof msg, &k, " (before the write)");
-	msg[k] = 0;
-	_hk_ck_die(msg, (void *)b->p, b, true, off);
-}
-
-/* The first word of a small block's front canary sits 32 bytes before u: a cheap filter before a table probe. */
-static bool canary_before(uintptr_t u, uintptr_t floor)
-{
-	if (u - FRONT_BYTES < floor)
-		return false;
-	uint64_t w;
-	memcpy(&w, (const void *)(u - FRONT_BYTES), sizeof w);
-	return w == 0x0101010101010101ull * CANARY_BYTE;
-}
-
-/* A held small block could start at u: its front canary's last word before it, zeros (the freed fill) at it. */
-static bool held_looking(uintptr_t u, uintptr_t floor)
-{
-	if (u - sizeof(uint64_t) < floor)
-		return false;
-	uint64_t before, at;
-	memcpy(&before, (const void *)(u - sizeof before), sizeof before);
-	memcpy(&at, (const void *)u, sizeof at);
-	return before == 0x0101010101010101ull * CANARY_BYTE && at == 0x0101010101010101ull * FREED_BYTE;
-}
-
-/*
- * [dst, dst + n) written: die if it starts in a live block's front canary
- * (up to 32 bytes before the block), runs past the end of the live block it
- * starts in (found when the block starts at most SCAN_BACK bytes before the
- * write on the same page, at the start of that page, or, for a write that
- * leaves its page, a large block up to LARGE_SCAN_PAGES pages before), or
- * starts in a held block. A write further into a large block is left to its
- * guard page, which traps the first byte out of bounds.
- */
-void _hk_checked_write_check(hk_alloc_t *a, const void *dst, size_t n, const char *fn)
-{
-	struct checked *c = to_checked(a);
-	uintptr_t d = (uintptr_t)dst, down = hk_align_down(d, HK_MIN_ALIGN);
-	uintptr_t floor = hk_align_down(d, HK_PAGE_SIZE);   /* the scan reads dst's page only: it is mapped */
-	const struct blk *b = NULL;
-	c_lock(c);
-	/* a block starting just after d: the write starts in its front canary */
-	for (uintptr_t u = down + HK_MIN_ALIGN; u <= down + FRONT_BYTES; u += HK_MIN_ALIGN) {
-		b = table_find(c, u);
-		if (b && !(b->flags & BLK_ZERO))
-			write_die(b, d, n, fn, "write before the start of the block", -(long)(b->p - d));
-	}
-	/* the block d lies in: its start at or before d, SCAN_BACK bytes at most, then d's page's start */
-	for (uintptr_t u = down;; u = (down - u >= SCAN_BACK) ? floor : u - HK_MIN_ALIGN) {
-		b = (u == down || u == floor || canary_before(u, floor)) ? table_find(c, u) : NULL;
-		if (b)
-			break;
-		if (u == down && held_looking(u, floor) && (b = ring_find(c, u)) != NULL && d - u < (b->size ? b->size : 1))
-			write_die(b, d, n, fn, "write into the block after it was freed", (long)(d - u));
-		if (u == floor)
-			break;
-	}
-	/* a write that leaves its page may run out of a large block that starts pages before it */
-	for (size_t k = 1; !b && k <= LARGE_SCAN_PAGES && (d - floor) + n > HK_PAGE_SIZE && floor > k * HK_PAGE_SIZE; k++) {
-		b = table_find(c, floor - k * HK_PAGE_SIZE);
-		if (b && (!(b->flags & BLK_LARGE) || d >= blk_data_end(b)))
-			b = NULL;                       /* not a large block d lies in */
-	}
-	if (b) {
-		uintptr_t in = d - b->p;                /* where the write starts in the block */
-		bool inside = in <= b->size && n <= b->size - in;
-		/* a block that ends before d (and its canary) is not this write's */
-		if (!inside && (b->p >= down || d < blk_end(c, b)))
-			write_die(b, d, n, fn, "write past the end of the block", (long)(in > b->size ? in : b->size));
-	}
-	c_unlock(c);
-}
-
 /* --- Creation ------------------------------------------------------------ */
 
-static hk_alloc_t *checked_new(hk_alloc_t *inner, size_t quarantine)
+hk_alloc_t *_hk_ck_new(hk_alloc_t *inner, size_t quarantine)
 {
 	if (!inner)
 		return NULL;
@@ -877,7 +763,7 @@ static hk_alloc_t *checked_new(hk_alloc_t *inner, size_t quarantine)
 	c->record.name = "checked";
 	c->record.summary = "checked wrapper: double free, invalid free, overflow detection";
 	c->record.create = NULL;
-	c->record.caps = hk_caps(inner) & (HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES);
+	c->record.caps = (hk_caps(inner) & (HK_CAP_FREE | HK_CAP_THREADS | HK_CAP_ADDMEM | HK_CAP_PAGES)) | HK_CAP_ZERO_SIZE;
 	c->record.min_region = inner->backend ? inner->backend->min_region : 0;
 	c->base.backend = &c->record;
 	return &c->base;
@@ -885,71 +771,8 @@ static hk_alloc_t *checked_new(hk_alloc_t *inner, size_t quarantine)
 
 hk_alloc_t *hk_checked_create(hk_alloc_t *inner, size_t quarantine)
 {
-	hk_alloc_t *a = checked_new(inner, quarantine);
+	hk_alloc_t *a = _hk_ck_new(inner, quarantine);
 	if (a)
 		to_checked(a)->stacks = _hk_ck_stacks_wanted();
 	return a;
 }
-
-/* --- The drop-in's checked instance ------------------------------------------------------------ */
-
-#if defined(HK_HAVE_SHARD) && defined(HK_HOSTED) && HK_HOSTED
-static hk_alloc_t *dropin_checked;            /* created on first use, never freed */
-
-void _hk_dropin_write_check(const void *dst, size_t n, const char *fn)
-{
-#if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
-	if (_hk_ck_busy)
-		return;
-#endif
-	hk_alloc_t *a = __atomic_load_n(&dropin_checked, __ATOMIC_ACQUIRE);
-	if (a && n)
-		_hk_checked_write_check(a, dst, n, fn);
-}
-static hk_lock_t dropin_checked_lock = HK_LOCK_INIT;
-
-hk_alloc_t *_hk_dropin_checked(void)
-{
-	hk_alloc_t *a = __atomic_load_n(&dropin_checked, __ATOMIC_ACQUIRE);
-	if (hk_likely(a != NULL))
-		return a;
-	bool created = false;
-	hk_lock(&dropin_checked_lock);
-	a = dropin_checked;
-	if (!a) {
-		hk_alloc_t *inner = _hk_shard_os_instance();
-		a = inner ? checked_new(inner, 0) : NULL;
-		if (a) {
-			/* guard pages only over the OS: a backend may read its neighbours' headers in-band */
-			to_checked(a)->os_large = true;
-			to_checked(a)->guards = true;
-			created = true;
-		}
-		__atomic_store_n(&dropin_checked, a, __ATOMIC_RELEASE);
-	}
-	hk_unlock(&dropin_checked_lock);
-	/* after the unlock: loading the unwinder for stacks allocates through this instance */
-	if (created)
-		_hk_ck_dropin_hooks(to_checked(a));
-	return a;
-}
-
-void _hk_dropin_checked_fork_prepare(void)
-{
-	hk_lock(&dropin_checked_lock);
-	if (dropin_checked)
-		hk_lock(&to_checked(dropin_checked)->lock);
-}
-
-void _hk_dropin_checked_fork_parent(void)
-{
-	if (dropin_checked)
-		hk_unlock(&to_checked(dropin_checked)->lock);
-	hk_unlock(&dropin_checked_lock);
-}
-
-void _hk_dropin_checked_fork_child(void)
-{
-	_hk_dropin_checked_fork_parent();
-}
-#endif

@@ -134,6 +134,38 @@ static inline size_t blk_map_len(const struct blk *b)
 	return (size_t)(blk_data_end(b) - b->base) + HK_PAGE_SIZE;
 }
 
+static inline struct checked *to_checked(hk_alloc_t *a) { return (struct checked *)a; }
+
+/* The wrapper's lock; the drop-in's string functions do not check while a thread holds one (_hk_ck_busy). */
+#if defined(HK_DROPIN_CHECKED) && HK_DROPIN_CHECKED
+#define BUSY_ENTER() (_hk_ck_busy++)
+#define BUSY_LEAVE() (_hk_ck_busy--)
+#else
+#define BUSY_ENTER() ((void)0)
+#define BUSY_LEAVE() ((void)0)
+#endif
+
+static inline void c_lock(struct checked *c)
+{
+	hk_lock(&c->lock);
+	BUSY_ENTER();
+}
+
+static inline void c_unlock(struct checked *c)
+{
+	BUSY_LEAVE();
+	hk_unlock(&c->lock);
+}
+
+/* checked.c, for dropin.c: a wrapper over inner holding back quarantine freed blocks (0: the default). */
+hk_alloc_t *_hk_ck_new(hk_alloc_t *inner, size_t quarantine);
+/* checked.c, for bounds.c: the live block at p, the held block at p (NULL: none); a block's end past its canary. */
+struct blk *_hk_ck_table_find(struct checked *c, uintptr_t p);
+const struct blk *_hk_ck_ring_find(struct checked *c, uintptr_t p);
+uintptr_t _hk_ck_blk_end(struct checked *c, const struct blk *b);
+/* v in radix 10 or 16 (0x...) into buf at *n (report.c's _hk_put). */
+void _hk_ck_put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radix);
+
 /* Fault handler and exit check for the drop-in's instance (guard.c). */
 void _hk_ck_dropin_hooks(struct checked *c);
 /* Every live and held block of c checked; the first bad one reported (abort). */

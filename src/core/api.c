@@ -62,6 +62,7 @@ static void *family_calloc(void *a, size_t size) { return OP_CALLOC((hk_alloc_t 
 static void *family_memalign(void *a, size_t align, size_t size) { return OP_MEMALIGN((hk_alloc_t *)a, align, size); }
 static void *family_realloc(void *a, void *p, size_t size) { return OP_REALLOC((hk_alloc_t *)a, p, size); }
 static void family_free(void *a, void *p) { OP_FREE((hk_alloc_t *)a, p); }
+static size_t family_zero_size(void *a) { return hk_caps((hk_alloc_t *)a) & HK_CAP_ZERO_SIZE ? 0 : 1; }
 
 /* Non-power-of-two alignments are EINVAL here (glibc's rounding is the drop-in's). */
 static const struct hk_family instance_family = {
@@ -72,6 +73,7 @@ static const struct hk_family instance_family = {
 	.free = family_free,
 	.failed = count_failure,
 	.round_align = false,
+	.zero_size = family_zero_size,
 };
 
 void *hk_malloc(hk_alloc_t *a, size_t size)

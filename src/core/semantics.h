@@ -9,7 +9,7 @@
  * family compile to direct calls of its operations.
  *
  * The operations see only valid requests, as struct hk_alloc_ops's do (see
- * <heapkit/backend.h>): sizes 1..HK_MAX_REQUEST, alignments a power of two
+ * <heapkit/backend.h>): sizes 1..HK_MAX_REQUEST (0 where f->zero_size says so), alignments a power of two
  * >= sizeof(void *), realloc and free of p != NULL.
  */
 #ifndef HK_CORE_SEMANTICS_H
@@ -34,7 +34,15 @@ struct hk_family {
 	 * (the instance API).
 	 */
 	bool round_align;
+	/* What a request of 0 bytes asks the operations for: 0 where this returns 0, else 1 (NULL: always 1). */
+	size_t (*zero_size)(void *ctx);
 };
+
+/* The size the operations get for a request of size bytes. */
+hk_inline size_t hk_family_size(const struct hk_family *f, void *ctx, size_t size)
+{
+	return hk_likely(size != 0) ? size : f->zero_size ? f->zero_size(ctx) : 1;
+}
 
 /* A refused request of size bytes: counted or reported, errno err, NULL. */
 __attribute__((noinline, cold, unused)) static void *hk_family_fail(const struct hk_family *f, void *ctx, int err,
@@ -52,22 +60,22 @@ hk_inline void *hk_family_result(const struct hk_family *f, void *ctx, void *p, 
 	return hk_likely(p != NULL) ? p : hk_family_fail(f, ctx, HK_ENOMEM, size);
 }
 
-/* malloc(0) is a unique block of 1 byte; over HK_MAX_REQUEST is ENOMEM. */
+/* malloc(0) is a unique block of 1 byte (or 0: zero_size); over HK_MAX_REQUEST is ENOMEM. */
 hk_inline void *hk_family_malloc(const struct hk_family *f, void *ctx, size_t size)
 {
 	if (hk_unlikely(size > HK_MAX_REQUEST))
 		return hk_family_fail(f, ctx, HK_ENOMEM, size);
-	return hk_family_result(f, ctx, f->malloc(ctx, size ? size : 1), size);
+	return hk_family_result(f, ctx, f->malloc(ctx, hk_family_size(f, ctx, size)), size);
 }
 
-/* n * size zeroed bytes; an overflowing or too large product is ENOMEM; 0 is 1 byte. */
+/* n * size zeroed bytes; an overflowing or too large product is ENOMEM; 0 as malloc's. */
 hk_inline void *hk_family_calloc(const struct hk_family *f, void *ctx, size_t n, size_t size)
 {
 	size_t total;
 	bool overflow = hk_mul_overflows(n, size, &total);
 	if (hk_unlikely(overflow || total > HK_MAX_REQUEST))
 		return hk_family_fail(f, ctx, HK_ENOMEM, overflow ? SIZE_MAX : total);
-	return hk_family_result(f, ctx, f->calloc(ctx, total ? total : 1), total);
+	return hk_family_result(f, ctx, f->calloc(ctx, hk_family_size(f, ctx, total)), total);
 }
 
 /* realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL; on failure p is untouched. */
@@ -115,7 +123,7 @@ hk_inline void *hk_family_memalign(const struct hk_family *f, void *ctx, size_t 
 		align = sizeof(void *);
 	if (hk_unlikely(!hk_family_aligned_fits(align, size)))
 		return hk_family_fail(f, ctx, HK_ENOMEM, size);
-	return hk_family_result(f, ctx, f->memalign(ctx, align, size ? size : 1), size);
+	return hk_family_result(f, ctx, f->memalign(ctx, align, hk_family_size(f, ctx, size)), size);
 }
 
 /*
@@ -129,7 +137,7 @@ hk_inline int hk_family_posix_memalign(const struct hk_family *f, void *ctx, voi
 	void *p = NULL;
 	if (!hk_is_pow2(align) || align < sizeof(void *))
 		rc = HK_EINVAL;
-	else if (!hk_family_aligned_fits(align, size) || !(p = f->memalign(ctx, align, size ? size : 1)))
+	else if (!hk_family_aligned_fits(align, size) || !(p = f->memalign(ctx, align, hk_family_size(f, ctx, size))))
 		rc = HK_ENOMEM;
 	if (hk_unlikely(rc)) {
 		if (f->failed)

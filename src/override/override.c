@@ -61,9 +61,13 @@ static inline size_t dropin_usable(void *p) { return hk_usable_size(checked(), p
 static void *dropin_zalloc(void *ctx, size_t size) { return (void)ctx, hk_calloc(checked(), 1, size); }
 static void *dropin_resize(void *ctx, void *p, size_t size) { return (void)ctx, hk_realloc(checked(), p, size); }
 static void *dropin_aligned(size_t align, size_t size) { return hk_memalign(checked(), align, size); }
+/* calloc(0), memalign(a, 0): zero usable bytes too */
+static size_t dropin_zero_size(void *ctx) { return (void)ctx, 0; }
+#define DROPIN_ZERO_SIZE dropin_zero_size
 
 #else
 
+#define DROPIN_ZERO_SIZE NULL   /* 1 byte: a block of the smallest class */
 #define OS (&_hk_shard_os)
 #define OS_SEG_MASK (~(uintptr_t)(((uintptr_t)1 << SHARD_SEG_SHIFT_OS) - 1))
 
@@ -168,6 +172,7 @@ static const struct hk_family dropin_family = {
 	.free = family_free,
 	.failed = dropin_failed,
 	.round_align = true,
+	.zero_size = DROPIN_ZERO_SIZE,
 };
 
 static void *dropin_calloc(size_t n, size_t size) { return hk_family_calloc(&dropin_family, NULL, n, size); }

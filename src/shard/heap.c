@@ -185,6 +185,8 @@ static void heap_release(struct shard_heap *h)
 	if (*pp)
 		*pp = h->inst_next;
 	sh->gone_allocs += h->nr_allocs;
+	if (h->peak_bytes > sh->peak_bytes)
+		sh->peak_bytes = h->peak_bytes;
 	keep = h == sh->first_heap || !sh->buddy;
 	if (keep) {
 		h->inst = NULL;
@@ -262,6 +264,8 @@ static bool segment_sweep(struct shard *sh, struct shard_segment *seg, struct sh
 		struct shard_page *pg = &seg->pages[i];
 		if (page_flags(pg) & PAGE_CONT)
 			continue;
+		if (h)   /* h holds the page's blocks now; collect takes off those that came back */
+			h->live_bytes += (size_t)pg->used * pg->block_size;
 		_hk_shard_page_collect(pg);
 		if (pg->used == 0) {
 			/* The last slots given back release the segment. */

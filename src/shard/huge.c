@@ -119,6 +119,17 @@ static uint8_t *cache_fit(struct shard *sh, uint8_t *base, size_t *map_len, size
 	return nb;
 }
 
+/* Huge blocks hold huge bytes now: with this thread's other blocks, a peak candidate (stats takes the highest). */
+static void huge_peak_note(struct shard *sh, size_t huge)
+{
+	struct shard_heap *h = shard_heap_current();
+	size_t now = huge + (SHARD_HEAP_MATCHES(h, sh) ? h->live_bytes : 0);
+	hk_lock(&sh->lock);
+	if (now > sh->peak_bytes)
+		sh->peak_bytes = now;
+	hk_unlock(&sh->lock);
+}
+
 static void *huge_map(struct shard *sh, size_t align, size_t size, bool *fresh)
 {
 	void *p;
@@ -167,8 +178,8 @@ static void *huge_map(struct shard *sh, size_t align, size_t size, bool *fresh)
 		usable = hh->usable;
 	}
 	__atomic_fetch_add(&sh->huge_live, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&sh->huge_bytes, usable, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&sh->huge_allocs, 1, __ATOMIC_RELAXED);
+	huge_peak_note(sh, __atomic_add_fetch(&sh->huge_bytes, usable, __ATOMIC_RELAXED));
 	return p;
 }
 
@@ -245,6 +256,8 @@ void *_hk_shard_huge_resize(struct shard *sh, void *p, size_t size)
 		hh->magic = (uintptr_t)p ^ SHARD_HUGE_MAGIC;
 	}
 	hh->usable = len;
-	__atomic_fetch_add(&sh->huge_bytes, len - old, __ATOMIC_RELAXED);   /* wraps when shrinking */
+	size_t huge = __atomic_add_fetch(&sh->huge_bytes, len - old, __ATOMIC_RELAXED);   /* wraps when shrinking */
+	if (len > old)
+		huge_peak_note(sh, huge);
 	return p;
 }

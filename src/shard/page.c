@@ -178,6 +178,9 @@ void _hk_shard_page_collect(struct shard_page *pg)
 		__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
 		hk_assert_internal(pg->used >= n);
 		pg->used -= n;
+		struct shard_segment *seg = hk_container_of(pg - pg->index, struct shard_segment, pages);
+		if (seg->heap)   /* (NULL: an abandoned segment collected in place) */
+			seg->heap->live_bytes -= (size_t)n * pg->block_size;
 	}
 	if (!pg->free && pg->local_free) {
 		pg->free = pg->local_free;
@@ -566,6 +569,7 @@ static void free_local(struct shard_segment *seg, struct shard_page *pg, struct 
 	shard_link_set(b, pg->local_free);
 	pg->local_free = b;
 	pg->used--;
+	seg->heap->live_bytes -= pg->block_size;
 	if (page_flags(pg) & PAGE_IN_FULL) {
 		if (pg->used == 0) {
 			_hk_shard_page_free(seg->heap, pg);

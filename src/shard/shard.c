@@ -277,7 +277,12 @@ static size_t shard_maxalloc(hk_alloc_t *a)
 	return slots ? sh->small_max : 0;
 }
 
-/* Statistics: block counts from every page (racy reads while threads run). */
+/*
+ * Statistics: block counts from every page (racy reads while threads run).
+ * The peak is the highest of every heap's own peak (kept by malloc, exact
+ * for one thread), a huge block's allocation (huge.c) and what this call
+ * sees.
+ */
 static void shard_stats(hk_alloc_t *a, struct hk_stats *out)
 {
 	struct shard *sh = to_shard(a);
@@ -299,6 +304,11 @@ static void shard_stats(hk_alloc_t *a, struct hk_stats *out)
 	allocs += __atomic_load_n(&sh->huge_allocs, __ATOMIC_RELAXED);
 	live += __atomic_load_n(&sh->huge_live, __ATOMIC_RELAXED);
 	bytes += __atomic_load_n(&sh->huge_bytes, __ATOMIC_RELAXED);
+	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next) {
+		size_t peak = __atomic_load_n(&h->peak_bytes, __ATOMIC_RELAXED);
+		if (peak > sh->peak_bytes)
+			sh->peak_bytes = peak;
+	}
 	if (bytes > sh->peak_bytes)
 		sh->peak_bytes = bytes;
 	out->nr_allocs = allocs;

@@ -289,6 +289,8 @@ struct shard_pq {
 struct shard_heap {
 	struct shard *inst;                       /* the instance; NULL in the empty heap */
 	uint64_t nr_allocs;                       /* blocks handed out from pages */
+	size_t peak_bytes;                        /* highest live_bytes (between the two counters malloc bumps) */
+	size_t live_bytes;                        /* bytes of the blocks on its segments' pages (used x size) */
 	struct shard_page *direct[SHARD_DIRECT_SLOTS]; /* fast path: granule -> page */
 	struct shard_thread *thread;              /* owning thread record */
 	uintptr_t owner;                          /* that record's encoding, stamped on segments */
@@ -414,7 +416,7 @@ struct shard {
 	struct shard_heap *first_heap;       /* the heap carved with the instance */
 	uint64_t gone_allocs;                /* nr_allocs of heaps that are gone */
 	size_t bytes_managed;                /* create + addmem */
-	size_t peak_bytes;                   /* highest bytes_in_use seen by stats */
+	size_t peak_bytes;                   /* highest of gone heaps' peaks, huge allocations, stats (lock) */
 	size_t huge_live, huge_bytes;        /* live huge blocks and their bytes (atomic) */
 	uint64_t huge_allocs;                /* huge blocks ever handed out (atomic) */
 	bool os_zero;                        /* fresh page-source memory is zero */
@@ -582,6 +584,10 @@ hk_inline void *shard_block_take(struct shard_heap *h, struct shard_page *pg, st
 	pg->free = next;
 	pg->used++;
 	h->nr_allocs++;
+	size_t live = h->live_bytes + pg->block_size;
+	h->live_bytes = live;
+	if (hk_unlikely(live > h->peak_bytes))
+		h->peak_bytes = live;
 	return b;
 }
 
@@ -638,6 +644,7 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 #endif
 			shard_link_set(b, pg->local_free);
 			pg->local_free = b;
+			seg->heap->live_bytes -= pg->block_size;
 			if (hk_unlikely(--pg->used == 0))
 				_hk_shard_page_emptied(pg);
 			return;

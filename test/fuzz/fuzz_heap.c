@@ -84,7 +84,7 @@ static void shadow_accept(struct shadow *s, size_t align)
 	if ((uintptr_t)s->p % (align < 16 ? 16 : align))
 		bug(s, "misaligned block", align);
 	size_t usable = hk_usable_size(heap, s->p);
-	if (usable < s->size || (is_checked && usable != (s->size ? s->size : 1)))
+	if (usable < s->size || (is_checked && usable != s->size))
 		bug(s, "wrong usable size", usable);
 }
 
