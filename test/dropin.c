@@ -203,6 +203,50 @@ static void test_libc_names(void)
 	}
 }
 
+/*
+ * The C++ operators are the drop-in's, new's blocks are the malloc
+ * family's (aligned, malloc_usable_size), and a request that cannot be met calls the new_handler until it is
+ * removed, then the nothrow form returns NULL. (This test is C: the C++
+ * runtime is opened for std::set_new_handler; without it the test says so.)
+ */
+static int handler_calls;
+static void (*(*set_handler)(void (*)(void)))(void);
+static void count_and_give_up(void)
+{
+	if (++handler_calls == 2)
+		set_handler(NULL);
+}
+
+static void test_cxx_operators(void)
+{
+	if (!dlopen("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL)) {
+		printf("SKIP cxx operators: no libstdc++.so.6 (%s)\n", dlerror());
+		return;
+	}
+	void *(*op_new)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "_Znwm");
+	void (*op_delete)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "_ZdlPv");
+	void *(*op_new_nothrow)(size_t, const void *) =
+		(void *(*)(size_t, const void *))dlsym(RTLD_DEFAULT, "_ZnwmRKSt9nothrow_t");
+	set_handler = (void (*(*)(void (*)(void)))(void))dlsym(RTLD_DEFAULT, "_ZSt15set_new_handlerPFvvE");
+	Dl_info info;
+	CHECK(op_new && op_delete && op_new_nothrow && set_handler);
+	if (!op_new || !op_delete || !op_new_nothrow || !set_handler)
+		return;
+	CHECKF(dladdr((void *)op_new, &info) && strstr(info.dli_fname, "libheapkit"), "operator new from %s",
+	       info.dli_fname);
+	for (size_t n = 0; n < 5000; n += 97) {
+		char *p = op_new(n);
+		CHECK(p && aligned(p, 16) && malloc_usable_size(p) >= n);
+		memset(p, 0x5a, n);
+		op_delete(p);
+	}
+	set_handler(count_and_give_up);
+	errno = 0;
+	CHECK(op_new_nothrow((size_t)1 << 62, NULL) == NULL);
+	CHECKF(handler_calls == 2, "the new_handler ran %d times", handler_calls);
+	set_handler(NULL);
+}
+
 /* Blocks allocated by one thread and freed by another, with the allocating threads gone. */
 static void *xthread_alloc(void *arg)
 {
@@ -244,8 +288,10 @@ int main(int argc, char **argv)
 	test_realloc();
 	test_posix_memalign();
 	test_memalign_family();
-	if (argc < 2 || strcmp(argv[1], "--any"))
+	if (argc < 2 || strcmp(argv[1], "--any")) {
 		test_libc_names();
+		test_cxx_operators();
+	}
 	test_threads();
 	return check_summary("dropin");
 }

@@ -46,16 +46,22 @@ static inline void form_free(void *p, unsigned form, size_t size, size_t align)
 		_hk_checked_free_as(_hk_dropin_checked(), p, form, size, align);
 }
 #else
+#include "override/fast.h"
+
+/* Straight to shard's fast paths (no PLT call); a failure goes through malloc once more, which reports it. */
 static inline void *form_alloc(size_t size, size_t align, unsigned form)
 {
 	(void)form;
-	return align <= HK_MIN_ALIGN ? malloc(size) : memalign(align, size);
+	if (align > HK_MIN_ALIGN)
+		return memalign(align, size);
+	void *p = dropin_malloc(size);
+	return hk_likely(p != NULL) ? p : malloc(size);
 }
 
 static inline void form_free(void *p, unsigned form, size_t size, size_t align)
 {
 	(void)form, (void)size, (void)align;
-	free(p);
+	dropin_free(p);
 }
 #endif
 

@@ -68,23 +68,7 @@ static size_t dropin_zero_size(void *ctx) { return (void)ctx, 0; }
 #else
 
 #define DROPIN_ZERO_SIZE NULL   /* 1 byte: a block of the smallest class */
-#define OS (&_hk_shard_os)
-#define OS_SEG_MASK (~(uintptr_t)(((uintptr_t)1 << SHARD_SEG_SHIFT_OS) - 1))
-
-static inline void *dropin_malloc(size_t size)
-{
-	void *p = _hk_shard_malloc(OS, size);
-	if (p)
-		HK_ANNOTATE_MALLOC(p, size, 0);
-	return p;
-}
-
-static inline void dropin_free(void *p)
-{
-	if (p)
-		HK_ANNOTATE_FREE(p);
-	_hk_shard_free_masked(OS, p, OS_SEG_MASK);
-}
+#include "override/fast.h"   /* dropin_malloc, dropin_free */
 
 static inline size_t dropin_usable(void *p)
 {

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The release drop-in's malloc and free, inline over shard's fast paths:
+ * the exported malloc family (override.c) and the C++ operators (cxx.c)
+ * both reach shard without a call through the PLT.
+ */
+#ifndef HK_OVERRIDE_FAST_H
+#define HK_OVERRIDE_FAST_H
+
+#include "core/annotate.h"
+#include "shard/shard.h"
+
+#define OS (&_hk_shard_os)
+#define OS_SEG_MASK (~(uintptr_t)(((uintptr_t)1 << SHARD_SEG_SHIFT_OS) - 1))
+
+/* size bytes from the OS instance; NULL with errno set by the slow path. */
+static inline void *dropin_malloc(size_t size)
+{
+	void *p = _hk_shard_malloc(OS, size);
+	if (p)
+		HK_ANNOTATE_MALLOC(p, size, 0);
+	return p;
+}
+
+/* free(p), p NULL or not; a pointer heapkit does not know is judged on the slow path. */
+static inline void dropin_free(void *p)
+{
+	if (p)
+		HK_ANNOTATE_FREE(p);
+	_hk_shard_free_masked(OS, p, OS_SEG_MASK);
+}
+
+#endif /* HK_OVERRIDE_FAST_H */
