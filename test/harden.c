@@ -22,6 +22,7 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -165,6 +166,41 @@ static void free_unaligned(size_t n)
 	m_free(p);
 }
 
+/* Another thread frees what main allocated: the cross-thread path judges too. */
+static void *free_twice_there(void *p)
+{
+	m_free(p);
+	m_free(p);
+	return NULL;
+}
+
+static void *free_once_there(void *p)
+{
+	m_free(p);
+	return NULL;
+}
+
+static void in_thread(void *(*fn)(void *), void *p)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, fn, p) || pthread_join(t, NULL))
+		_exit(6);
+}
+
+static void double_free_remote(size_t n)
+{
+	char *p = block(n);
+	announce(p);
+	in_thread(free_twice_there, p);
+}
+
+static void free_interior_remote(size_t n)
+{
+	char *p = interior(n);
+	announce(p);
+	in_thread(free_once_there, p);
+}
+
 /* A huge block (8 MiB: its own mapping, segment aligned), freed twice. */
 static void double_free_huge(size_t n)
 {
@@ -270,6 +306,8 @@ static const struct hcase cases[] = {
 	{ "free-mmap", free_mmap, false, false, ALL(NEVER_RETURNED) },
 	{ "free-foreign", free_foreign, true, true, ALL(NEVER_RETURNED) },
 	{ "free-interior", free_interior, true, false, FULL(INTERIOR) },
+	{ "double-free-remote", double_free_remote, true, false, ALL(DOUBLE_FREE) },
+	{ "free-interior-remote", free_interior_remote, true, false, ALL(INTERIOR) },
 	{ "free-unaligned", free_unaligned, true, false, ALL(INTERIOR) },
 	/* over a region a huge block is a buddy block without a stamp: inside it is "never returned" */
 	{ "free-interior-huge", free_interior_huge, false, false, ALL_REGION(INTERIOR, NEVER_RETURNED) },

@@ -7,7 +7,7 @@
 if(TARGET heapkit_dropin AND NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUILD_TYPE_UC STREQUAL "TSAN"
    AND NOT HK_HARDEN STREQUAL "0")
   add_executable(harden test/harden.c)
-  target_link_libraries(harden PRIVATE hkalloc ${CMAKE_DL_LIBS})
+  target_link_libraries(harden PRIVATE hkalloc Threads::Threads ${CMAKE_DL_LIBS})
   target_compile_options(harden PRIVATE -fno-builtin)
   add_test(NAME harden-dropin COMMAND harden preload $<TARGET_FILE:heapkit_dropin> ${HK_HARDEN})
   add_test(NAME harden-region COMMAND harden region ${HK_HARDEN})

@@ -596,6 +596,37 @@ static void free_remote(struct shard_page *pg, struct shard_block *b)
 }
 
 /*
+ * The fast path's free of p on a known segment that is not the owner's
+ * plain local case. Another thread's block on a plain page is judged here
+ * as the slow path would (a used page slot, inside its carved blocks, on a
+ * block boundary, not looking free) and pushed on the page's atomic list:
+ * a cross-thread free costs no second map lookup and no full judgement.
+ * Anything else, or anything wrong, goes to the slow path, which names it.
+ */
+hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *seg, void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	struct shard_page *pg = _hk_shard_page_of(seg, p);
+	if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) != shard_thread_self() &&
+		      !(page_flags(pg) & (PAGE_CONT | PAGE_HAS_ALIGNED)) && pg->bin != 0)) {
+		uintptr_t area = shard_slot_area(sh, seg, pg->index);
+		size_t bs = pg->block_size;
+		struct shard_block *b = p;
+		/* (offsets in a segment fit 32 bits: a 32-bit division is the cheaper one) */
+		_Static_assert(SHARD_SEG_SHIFT_MAX < 32, "offsets in a segment fit 32 bits");
+		if (hk_likely(a >= area && a - area < (uintptr_t)pg->reserved * bs && (uint32_t)(a - area) % (uint32_t)bs == 0
+#if HK_HARDEN >= 1
+			      && b->key != _hk_shard_keys.free_key
+#endif
+			      )) {
+			free_remote(pg, b);
+			return;
+		}
+	}
+	_hk_shard_free_slow(p, sh);
+}
+
+/*
  * Everything the fast path could not do. The pointer is judged first
  * (harden.c): a pointer heapkit never returned, one into the middle of a
  * block or a block that is free already aborts with its message.

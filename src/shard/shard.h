@@ -486,6 +486,7 @@ hk_inline bool shard_seg_known(struct shard *sh, const void *p, uintptr_t base)
 extern uint64_t _hk_shard_xthread_collected;
 hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size);
 hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh);
+hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *seg, void *p);
 hk_noinline void _hk_shard_page_emptied(struct shard_page *pg);
 __attribute__((noreturn, cold)) void _hk_shard_list_corrupt(const struct shard_page *pg, const void *block);
 void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size);
@@ -611,8 +612,9 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 }
 
 /*
- * free: the owner pushes on the page's local list; everything else (another
- * thread's block, a full or aligned page, a huge block, NULL, a pointer
+ * free: the owner pushes on the page's local list; another thread's block
+ * on a known segment goes to _hk_shard_free_other (page.c); everything
+ * else (a huge block, NULL, a pointer
  * heapkit does not know, a block that looks free (HK_HARDEN >= 1), a pointer
  * off a block boundary (HK_HARDEN 2)) is slow. The segment is judged known before
  * its header is read.
@@ -649,6 +651,9 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 				_hk_shard_page_emptied(pg);
 			return;
 		}
+		/* another thread's block (or a full or aligned page): the segment is known, pass it on */
+		_hk_shard_free_other(sh, seg, p);
+		return;
 	}
 #if HK_HARDEN >= 1
 slow:
