@@ -597,7 +597,8 @@ static void free_remote(struct shard_page *pg, struct shard_block *b)
 
 /*
  * The fast path's free of p on a known segment that is not the owner's
- * plain local case. Another thread's block on a plain page is judged here
+ * plain local case. Another thread's block (small or medium page, no
+ * aligned blocks inside) is judged here
  * as the slow path would (a used page slot, inside its carved blocks, on a
  * block boundary, not looking free) and pushed on the page's atomic list:
  * a cross-thread free costs no second map lookup and no full judgement.
@@ -606,9 +607,9 @@ static void free_remote(struct shard_page *pg, struct shard_block *b)
 hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *seg, void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	struct shard_page *pg = _hk_shard_page_of(seg, p);
+	struct shard_page *pg = page_head(_hk_shard_page_of(seg, p));
 	if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) != shard_thread_self() &&
-		      !(page_flags(pg) & (PAGE_CONT | PAGE_HAS_ALIGNED)) && pg->bin != 0)) {
+		      !(page_flags(pg) & PAGE_HAS_ALIGNED) && pg->bin != 0)) {
 		uintptr_t area = shard_slot_area(sh, seg, pg->index);
 		size_t bs = pg->block_size;
 		struct shard_block *b = p;
