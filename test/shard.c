@@ -350,6 +350,87 @@ static void test_thread_exit(void)
 	munmap(mem, len);
 }
 
+/* --- The peak: live bytes through other threads' frees and a thread's exit ------------------------ */
+
+enum { PEAK_N = 3000, PEAK_SIZE = 256 };
+static void *peak_blocks[PEAK_N];
+static hk_alloc_t *peak_heap;
+
+static void *peak_free_all(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < PEAK_N; i++)
+		hk_free(peak_heap, peak_blocks[i]);
+	return NULL;
+}
+
+static void *peak_hold_and_exit(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < PEAK_N; i++)
+		peak_blocks[i] = hk_malloc(peak_heap, 2 * PEAK_SIZE);
+	return NULL;   /* exits holding them: its segments are abandoned */
+}
+
+/* A new thread has no segment of its own: its first malloc adopts the abandoned ones, live blocks and all. */
+static void *peak_adopt(void *arg)
+{
+	(void)arg;
+	void *p = hk_malloc(peak_heap, 2 * PEAK_SIZE);
+	check_heap(peak_heap);
+	hk_free(peak_heap, p);
+	for (int i = 0; i < PEAK_N; i++)
+		hk_free(peak_heap, peak_blocks[i]);
+	check_heap(peak_heap);
+	return NULL;
+}
+
+/*
+ * The owner's live bytes (hk_check compares them with its pages) follow
+ * blocks freed by another thread once collected, and blocks of an exited
+ * thread once reclaimed; the peak is the true one, not what a stats call saw.
+ */
+static void test_peak(void)
+{
+	size_t len = 32 * MiB;
+	char *mem;
+	hk_alloc_t *a = peak_heap = shard_open(len, &mem);
+	if (!a)
+		return;
+	struct hk_stats s0, s1;
+	hk_stats_get(a, &s0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < PEAK_N; i++)
+			peak_blocks[i] = hk_malloc(a, PEAK_SIZE);
+		pthread_t t;
+		pthread_create(&t, NULL, peak_free_all, NULL);
+		pthread_join(t, NULL);
+		/* the owner collects them when its pages run out */
+		for (int i = 0; i < PEAK_N; i++)
+			hk_free(a, hk_malloc(a, PEAK_SIZE));
+		check_heap(a);
+	}
+	hk_stats_get(a, &s1);
+	CHECKF(s1.bytes_in_use == s0.bytes_in_use, "bytes in use %zu, %zu at the start", s1.bytes_in_use,
+	       s0.bytes_in_use);
+	CHECKF(s1.peak_bytes >= s0.bytes_in_use + (size_t)PEAK_N * PEAK_SIZE &&
+	       s1.peak_bytes <= s0.bytes_in_use + (size_t)(PEAK_N + 1) * PEAK_SIZE,
+	       "peak %zu for %d blocks of %d bytes over %zu", s1.peak_bytes, PEAK_N, PEAK_SIZE, s0.bytes_in_use);
+	pthread_t t;
+	pthread_create(&t, NULL, peak_hold_and_exit, NULL);
+	pthread_join(t, NULL);
+	pthread_create(&t, NULL, peak_adopt, NULL);
+	pthread_join(t, NULL);
+	(void)hk_availmem(a);   /* sweeps what is still abandoned: frees there count once collected */
+	check_heap(a);
+	hk_stats_get(a, &s1);
+	CHECK(s1.bytes_in_use == s0.bytes_in_use);
+	CHECKF(s1.peak_bytes >= s0.bytes_in_use + (size_t)PEAK_N * 2 * PEAK_SIZE, "peak %zu after a thread held %d",
+	       s1.peak_bytes, PEAK_N * 2 * PEAK_SIZE);
+	hk_destroy(a);
+	munmap(mem, len);
+}
+
 /* --- hk_destroy detaches the threads' heaps ------------------------------------------- */
 
 static pthread_barrier_t destroy_bar;
@@ -543,7 +624,7 @@ static const struct {
 	{ "instances16", test_instances16 },     { "before-threads", test_before_threads },
 	{ "thread-exit", test_thread_exit },     { "destroy-detach", test_destroy_detach },
 	{ "classes", test_classes },             { "aligned", test_aligned },
-	{ "threads-migrate", test_threads_migrate },
+	{ "threads-migrate", test_threads_migrate }, { "peak", test_peak },
 };
 
 int main(int argc, char **argv)

@@ -353,6 +353,9 @@ static int shard_check(hk_alloc_t *a, struct hk_check_report *r)
 {
 	struct shard *sh = to_shard(a);
 	int rc = 0;
+	/* The caller's heap: its live bytes are the sum over its pages (only this thread changes either). */
+	struct shard_heap *mine = _hk_shard_heap_find(sh);
+	size_t live = 0;
 	hk_lock(&sh->lock);
 	for (struct shard_segment *seg = sh->segments; seg && !rc; seg = seg->all_next) {
 		if ((uintptr_t)seg & ~sh->seg_mask)
@@ -374,8 +377,12 @@ static int shard_check(hk_alloc_t *a, struct hk_check_report *r)
 					     : 0;
 			else if (!unused && __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED) == 0)
 				rc = page_check(sh, seg, pg, r);
+			if (!unused && !(page_flags(pg) & PAGE_CONT) && seg->heap == mine)
+				live += (size_t)pg->used * pg->block_size;
 		}
 	}
+	if (!rc && mine && live != mine->live_bytes)
+		rc = _hk_check_fail(r, mine, "shard: the heap's live bytes disagree with its pages");
 	hk_unlock(&sh->lock);
 	if (!rc && sh->buddy)
 		rc = hk_check(sh->buddy, r);
