@@ -52,7 +52,7 @@ struct hk_stats {
 	uint64_t nr_frees;     /* blocks given back (free, pfree, realloc moves) */
 	uint64_t nr_failed;    /* requests answered with NULL / an error */
 	size_t bytes_in_use;   /* bytes held by live blocks */
-	size_t peak_bytes;     /* highest bytes_in_use seen */
+	size_t peak_bytes;     /* highest bytes_in_use reached (shard, several threads: docs/shard.md) */
 	size_t bytes_managed;  /* memory handed to the instance (create + addmem) */
 };
 
