@@ -288,12 +288,11 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 		pg -= pg->slots;
 	if (hk_unlikely(pg->bin == 0))
 		misuse(op, NEVER_RETURNED, p);
-	uintptr_t area = shard_slot_area(sh, seg, pg->index);
 	/* blocks carved so far (the owner's count; another thread, racing with it, bounds by what fits) */
 	uint32_t carved = __atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() ? pg->capacity : pg->reserved;
-	if (hk_unlikely(a < area || a - area >= (uintptr_t)carved * pg->block_size))
+	uint32_t off;
+	if (hk_unlikely(!shard_block_offset(sh, seg, pg, a, carved, &off)))
 		misuse(op, NEVER_RETURNED, p);
-	uintptr_t off = (a - area) % pg->block_size;
 	if (hk_unlikely(off != 0 && (HK_HARDEN >= 1 && (!(page_flags(pg) & PAGE_HAS_ALIGNED) || (a & (HK_MIN_ALIGN - 1))))))
 		misuse(op, INTERIOR, p);
 	f->seg = seg;

@@ -228,7 +228,7 @@ void _hk_shard_heap_abandon(struct shard_heap *h)
 			next = pg->next;
 			page_flags_set(pg, page_flags(pg) & ~PAGE_IN_FULL);
 			pg->next = pg->prev = NULL;
-			segment_detach(hk_container_of(pg - pg->index, struct shard_segment, pages), &list);
+			segment_detach(shard_page_segment(pg), &list);
 		}
 	for (struct shard_segment *seg = list; seg; seg = seg->next)
 		__atomic_fetch_add(&sh->ctr.abandons, 1, __ATOMIC_RELAXED);

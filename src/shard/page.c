@@ -31,11 +31,6 @@ static inline struct shard_page *page_head(struct shard_page *pg)
 	return (page_flags(pg) & PAGE_CONT) ? pg - pg->slots : pg;
 }
 
-static struct shard_segment *page_segment(struct shard_page *pg)
-{
-	return hk_container_of(pg - pg->index, struct shard_segment, pages);
-}
-
 static uintptr_t page_area(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
 {
 	return shard_slot_area(sh, seg, pg->index);
@@ -58,18 +53,28 @@ void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg)
 	pg->next = pg->prev = NULL;
 }
 
+/* Link pg in after at (NULL: first); room_last is the caller's. */
+static void pq_insert_after(struct shard_pq *q, struct shard_page *at, struct shard_page *pg)
+{
+	struct shard_page *next = at ? at->next : q->first;
+	pg->prev = at;
+	pg->next = next;
+	if (next)
+		next->prev = pg;
+	else
+		q->last = pg;
+	if (at)
+		at->next = pg;
+	else
+		q->first = pg;
+}
+
 /* Put pg (a page with room) first. */
 void _hk_shard_pq_push(struct shard_pq *q, struct shard_page *pg)
 {
 	if (!q->room_last)
 		q->room_last = pg;
-	pg->prev = NULL;
-	pg->next = q->first;
-	if (q->first)
-		q->first->prev = pg;
-	else
-		q->last = pg;
-	q->first = pg;
+	pq_insert_after(q, NULL, pg);
 }
 
 /* Point the direct slots of bin b at its first page (or the empty page). */
@@ -106,13 +111,7 @@ static void heap_page_to_full(struct shard_heap *h, struct shard_page *pg)
 	heap_page_unlink(h, pg);
 	page_flags_set(pg, page_flags(pg) | PAGE_IN_FULL);
 	h->nr_full[pg->bin]++;
-	pg->next = NULL;
-	pg->prev = q->last;
-	if (q->last)
-		q->last->next = pg;
-	else
-		q->first = pg;
-	q->last = pg;
+	pq_insert_after(q, q->last, pg);
 	if (q->first == pg)
 		heap_direct_update(h, pg->bin);
 }
@@ -141,13 +140,7 @@ static void heap_page_unfull(struct shard_heap *h, struct shard_page *pg)
 		heap_page_push(h, pg);
 		return;
 	}
-	pg->prev = at;
-	pg->next = at->next;
-	if (at->next)
-		at->next->prev = pg;
-	else
-		q->last = pg;
-	at->next = pg;
+	pq_insert_after(q, at, pg);
 	q->room_last = pg;
 }
 
@@ -178,7 +171,7 @@ void _hk_shard_page_collect(struct shard_page *pg)
 		__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
 		hk_assert_internal(pg->used >= n);
 		pg->used -= n;
-		struct shard_segment *seg = hk_container_of(pg - pg->index, struct shard_segment, pages);
+		struct shard_segment *seg = shard_page_segment(pg);
 		if (seg->heap)   /* (NULL: an abandoned segment collected in place) */
 			seg->heap->live_bytes -= (size_t)n * pg->block_size;
 	}
@@ -371,7 +364,7 @@ void _hk_shard_segment_page_release(struct shard *sh, struct shard_heap *h, stru
 void _hk_shard_page_free(struct shard_heap *h, struct shard_page *pg)
 {
 	heap_page_unlink(h, pg);
-	_hk_shard_segment_page_release(h->inst, h, page_segment(pg), pg);
+	_hk_shard_segment_page_release(h->inst, h, shard_page_segment(pg), pg);
 }
 
 /* First free run of span slots (span a power of two, aligned to span), or -1. */
@@ -493,7 +486,7 @@ static struct shard_page *heap_find_page(struct shard_heap *h, unsigned bin)
 			next = pg->next;
 			_hk_shard_page_collect(pg);
 			if (!pg->free && pg->capacity < pg->reserved)
-				page_extend(sh, page_segment(pg), pg);
+				page_extend(sh, shard_page_segment(pg), pg);
 			if (pg->free) {
 				if (q->first != pg) {
 					heap_page_unlink(h, pg);
@@ -541,7 +534,7 @@ static void *malloc_slow(struct shard *sh, size_t size)
 	struct shard_block *b = pg->free, *next = shard_link_get(b);
 #if HK_HARDEN >= 2
 	/* the slow path checks the whole page's bounds, not just the segment's */
-	uintptr_t area = page_area(sh, page_segment(pg), pg);
+	uintptr_t area = page_area(sh, shard_page_segment(pg), pg);
 	if (hk_unlikely(next && ((uintptr_t)next - area >= (uintptr_t)pg->capacity * pg->block_size ||
 				 ((uintptr_t)next - area) % pg->block_size)))
 		_hk_shard_list_corrupt(pg, b);
@@ -610,12 +603,9 @@ hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *se
 	struct shard_page *pg = page_head(_hk_shard_page_of(seg, p));
 	if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) != shard_thread_self() &&
 		      !(page_flags(pg) & PAGE_HAS_ALIGNED) && pg->bin != 0)) {
-		uintptr_t area = shard_slot_area(sh, seg, pg->index);
-		size_t bs = pg->block_size;
 		struct shard_block *b = p;
-		/* (offsets in a segment fit 32 bits: a 32-bit division is the cheaper one) */
-		_Static_assert(SHARD_SEG_SHIFT_MAX < 32, "offsets in a segment fit 32 bits");
-		if (hk_likely(a >= area && a - area < (uintptr_t)pg->reserved * bs && (uint32_t)(a - area) % (uint32_t)bs == 0
+		uint32_t off;
+		if (hk_likely(shard_block_offset(sh, seg, pg, a, pg->reserved, &off) && off == 0
 #if HK_HARDEN >= 1
 			      && b->key != _hk_shard_keys.free_key
 #endif
@@ -656,7 +646,7 @@ hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh)
  */
 hk_noinline void _hk_shard_page_emptied(struct shard_page *pg)
 {
-	struct shard_heap *h = page_segment(pg)->heap;
+	struct shard_heap *h = shard_page_segment(pg)->heap;
 	struct shard_pq *q = &h->bins[pg->bin];
 	if (!(page_flags(pg) & PAGE_IN_FULL) && q->first == pg && q->last == pg)
 		return;

@@ -290,8 +290,12 @@ static void shard_stats(hk_alloc_t *a, struct hk_stats *out)
 	size_t bytes = 0;
 	hk_lock(&sh->lock);
 	allocs = sh->gone_allocs;
-	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next)
+	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next) {
 		allocs += __atomic_load_n(&h->nr_allocs, __ATOMIC_RELAXED);
+		size_t peak = __atomic_load_n(&h->peak_bytes, __ATOMIC_RELAXED);
+		if (peak > sh->peak_bytes)
+			sh->peak_bytes = peak;
+	}
 	for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next)
 		for (unsigned i = 0; i < seg->nr_pages; i++) {
 			struct shard_page *pg = &seg->pages[i];
@@ -304,11 +308,6 @@ static void shard_stats(hk_alloc_t *a, struct hk_stats *out)
 	allocs += __atomic_load_n(&sh->huge_allocs, __ATOMIC_RELAXED);
 	live += __atomic_load_n(&sh->huge_live, __ATOMIC_RELAXED);
 	bytes += __atomic_load_n(&sh->huge_bytes, __ATOMIC_RELAXED);
-	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next) {
-		size_t peak = __atomic_load_n(&h->peak_bytes, __ATOMIC_RELAXED);
-		if (peak > sh->peak_bytes)
-			sh->peak_bytes = peak;
-	}
 	if (bytes > sh->peak_bytes)
 		sh->peak_bytes = bytes;
 	out->nr_allocs = allocs;

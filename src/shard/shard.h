@@ -452,6 +452,28 @@ hk_inline uintptr_t shard_slot_area(const struct shard *sh, const struct shard_s
 	return (uintptr_t)seg + ((uintptr_t)i << seg->page_shift) + (i ? 0 : sh->seg_header);
 }
 
+/* The segment whose header holds page header pg. */
+hk_inline struct shard_segment *shard_page_segment(struct shard_page *pg)
+{
+	return hk_container_of(pg - pg->index, struct shard_segment, pages);
+}
+
+/*
+ * Where a lies among pg's first carved blocks: false outside them; else
+ * *off is its offset into its block (0: a block's start). Offsets in a
+ * segment and block sizes fit 32 bits: the cheaper division.
+ */
+hk_inline bool shard_block_offset(const struct shard *sh, const struct shard_segment *seg, const struct shard_page *pg,
+				  uintptr_t a, uint32_t carved, uint32_t *off)
+{
+	_Static_assert(SHARD_SEG_SHIFT_MAX < 32, "offsets in a segment fit 32 bits");
+	uintptr_t area = shard_slot_area(sh, seg, pg->index);
+	if (a < area || a - area >= (uintptr_t)carved * pg->block_size)
+		return false;
+	*off = (uint32_t)(a - area) % (uint32_t)pg->block_size;
+	return true;
+}
+
 hk_inline uintptr_t shard_seg_stamp(const struct shard_segment *seg)
 {
 	return (uintptr_t)seg ^ _hk_shard_keys.stamp_key;
