@@ -316,7 +316,7 @@ static const struct hcase cases[] = {
 	{ "realloc-freed", realloc_freed, true, false, ALL(DOUBLE_FREE) },
 	{ "usable-stack", usable_stack, false, false, ALL(NEVER_RETURNED) },
 	{ "usable-interior", usable_interior, true, false, ALL(INTERIOR) },
-	{ "write-after-free", write_after_free, true, false, FULL(LIST_CORRUPT) },
+	{ "write-after-free", write_after_free, true, false, ALL(LIST_CORRUPT) },
 };
 #define NR_CASES (sizeof cases / sizeof cases[0])
 static const size_t sizes[] = { 8, 4096, 262144 };

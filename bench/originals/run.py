@@ -8,7 +8,8 @@ Environment:
   HK_BUILD          heapkit build dir holding libheapkit.so (default: build, relative to the repository)
   BENCH_REPS        repetitions (default 3); the order is rep > program > allocator (interleaved)
   BENCH_THREADS     thread count for the multi-threaded programs (default: nproc)
-  BENCH_ALLOCS      comma list out of heapkit,mimalloc,jemalloc,tcmalloc,glibc (default: all five)
+  BENCH_ALLOCS      comma list out of heapkit,mimalloc,jemalloc,tcmalloc,glibc (default: all five); NAME=PATH
+                    adds the library at PATH under NAME (another heapkit build, for a before/after run)
   BENCH_ONLY        comma list of program names (default: all)
   BENCH_FULL=1      the standard programs at mimalloc-bench's full arguments (about 20x longer)
   BENCH_TIMEOUT     seconds per run before it counts as failed (default 120)
@@ -141,12 +142,23 @@ def main():
         return 2
     full = os.environ.get("BENCH_FULL", "0") == "1"
     want = [a for a in os.environ.get("BENCH_ALLOCS", ",".join(ALLOCS)).split(",") if a]
-    for a in want:
-        if a not in ALLOCS:
-            print("run.sh: unknown allocator %r (one of %s)" % (a, ",".join(ALLOCS)), file=sys.stderr)
+    extra = {}
+    for i, a in enumerate(want):
+        name, eq, path = a.partition("=")
+        if eq and name and path and name not in ALLOCS and re.match(r"^[A-Za-z0-9_.+-]+$", name):
+            want[i] = name
+            extra[name] = os.path.abspath(path)
+        elif a not in ALLOCS:
+            print("run.sh: unknown allocator %r (one of %s, or NAME=PATH)" % (a, ",".join(ALLOCS)), file=sys.stderr)
             return 2
     libs = {}
     for a in want:
+        if a in extra:
+            if os.path.isfile(extra[a]):
+                libs[a] = extra[a]
+            else:
+                print("run.sh: %s left out: no %s" % (a, extra[a]), file=sys.stderr)
+            continue
         if a == "glibc":
             libs[a] = None
             continue

@@ -58,8 +58,9 @@ struct hk_page_source *_hk_os_pages(void);
 /* --- Threads -------------------------------------------------------------- */
 
 /*
- * One pointer-sized, 8-byte-aligned slot per thread, NULL in a new thread.
- * Only the shard allocator uses it. (Unikraft places TLS assuming 8-byte
+ * One pointer-sized, 8-byte-aligned slot per thread, NULL in a new thread
+ * (in the drop-in's build, HK_SHARD_SINGLE, shard defines it with another
+ * start). Only the shard allocator uses it. (Unikraft places TLS assuming 8-byte
  * alignment: nothing wider or more aligned may be thread-local.)
  */
 #if defined(HK_HOSTED) && HK_HOSTED

@@ -16,7 +16,7 @@
 /* size bytes from the OS instance; NULL with errno set by the slow path. */
 static inline void *dropin_malloc(size_t size)
 {
-	void *p = _hk_shard_malloc(OS, size);
+	void *p = _hk_shard_malloc_masked(OS, size, OS_SEG_MASK);
 	if (p)
 		HK_ANNOTATE_MALLOC(p, size, 0);
 	return p;

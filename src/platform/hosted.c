@@ -86,7 +86,9 @@ struct hk_page_source *_hk_os_pages(void) { return &os_pages; }
 
 /* --- Threads ------------------------------------------------------------- */
 
+#if !(defined(HK_SHARD_SINGLE) && HK_SHARD_SINGLE)   /* (there shard.c defines it, starting at its empty heap) */
 __thread void *_hk_tls_slot __attribute__((tls_model("initial-exec")));
+#endif
 
 static pthread_key_t exit_key;
 static void (*exit_fn)(void *);

@@ -185,8 +185,8 @@ static void heap_release(struct shard_heap *h)
 	if (*pp)
 		*pp = h->inst_next;
 	sh->gone_allocs += h->nr_allocs;
-	if (h->peak_bytes > sh->peak_bytes)
-		sh->peak_bytes = h->peak_bytes;
+	if (shard_heap_peak(h) > sh->peak_bytes)
+		sh->peak_bytes = shard_heap_peak(h);
 	keep = h == sh->first_heap || !sh->buddy;
 	if (keep) {
 		h->inst = NULL;
@@ -265,7 +265,7 @@ static bool segment_sweep(struct shard *sh, struct shard_segment *seg, struct sh
 		if (page_flags(pg) & PAGE_CONT)
 			continue;
 		if (h)   /* h holds the page's blocks now; collect takes off those that came back */
-			h->live_bytes += (size_t)pg->used * pg->block_size;
+			h->peak_slack -= (intptr_t)((size_t)pg->used * pg->block_size);
 		_hk_shard_page_collect(pg);
 		if (pg->used == 0) {
 			/* The last slots given back release the segment. */
@@ -366,7 +366,7 @@ static void thread_exit(void *arg)
 #if defined(HK_HOSTED) && HK_HOSTED
 	/* Hosted, this runs on the exiting thread: a later malloc starts afresh. */
 	if (shard_thread_self() == t->slot)
-		_hk_thread_slot_set(NULL);
+		_hk_thread_slot_set(SHARD_SLOT_EMPTY);
 #endif
 	record_free(t);
 }

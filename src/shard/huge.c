@@ -123,7 +123,7 @@ static uint8_t *cache_fit(struct shard *sh, uint8_t *base, size_t *map_len, size
 static void huge_peak_note(struct shard *sh, size_t huge)
 {
 	struct shard_heap *h = shard_heap_current();
-	size_t now = huge + (SHARD_HEAP_MATCHES(h, sh) ? h->live_bytes : 0);
+	size_t now = huge + (SHARD_HEAP_MATCHES(h, sh) ? shard_heap_live(h) : 0);
 	hk_lock(&sh->lock);
 	if (now > sh->peak_bytes)
 		sh->peak_bytes = now;

@@ -158,7 +158,7 @@ void _hk_shard_page_collect(struct shard_page *pg)
 		struct shard_block *tail = list, *next;
 		uint32_t n = 1;
 		while ((next = shard_link_get(tail)) != NULL) {
-#if HK_HARDEN >= 2
+#if HK_HARDEN >= 1
 			if (hk_unlikely(((uintptr_t)next ^ (uintptr_t)tail) & ~(((uintptr_t)1 << SHARD_SEG_SHIFT_MAX) - 1) ||
 					n >= pg->capacity))
 				_hk_shard_list_corrupt(pg, tail);
@@ -173,7 +173,7 @@ void _hk_shard_page_collect(struct shard_page *pg)
 		pg->used -= n;
 		struct shard_segment *seg = shard_page_segment(pg);
 		if (seg->heap)   /* (NULL: an abandoned segment collected in place) */
-			seg->heap->live_bytes -= (size_t)n * pg->block_size;
+			seg->heap->peak_slack += (intptr_t)((size_t)n * pg->block_size);
 	}
 	if (!pg->free && pg->local_free) {
 		pg->free = pg->local_free;
@@ -532,7 +532,7 @@ static void *malloc_slow(struct shard *sh, size_t size)
 	if (!pg)
 		return NULL;
 	struct shard_block *b = pg->free, *next = shard_link_get(b);
-#if HK_HARDEN >= 2
+#if HK_HARDEN >= 1
 	/* the slow path checks the whole page's bounds, not just the segment's */
 	uintptr_t area = page_area(sh, shard_page_segment(pg), pg);
 	if (hk_unlikely(next && ((uintptr_t)next - area >= (uintptr_t)pg->capacity * pg->block_size ||
@@ -562,7 +562,7 @@ static void free_local(struct shard_segment *seg, struct shard_page *pg, struct 
 	shard_link_set(b, pg->local_free);
 	pg->local_free = b;
 	pg->used--;
-	seg->heap->live_bytes -= pg->block_size;
+	seg->heap->peak_slack += (intptr_t)pg->block_size;
 	if (page_flags(pg) & PAGE_IN_FULL) {
 		if (pg->used == 0) {
 			_hk_shard_page_free(seg->heap, pg);

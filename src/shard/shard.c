@@ -94,6 +94,14 @@ static void shard_init(struct shard *sh, struct shard_heap *first)
 	}
 }
 
+#if defined(HK_SHARD_SINGLE) && HK_SHARD_SINGLE
+#if !(defined(HK_HOSTED) && HK_HOSTED)
+#error "HK_SHARD_SINGLE is the hosted drop-in's build"
+#endif
+/* The thread slot (platform.h), starting at the empty heap in every thread (shard.h, shard_heap_current). */
+__thread void *_hk_tls_slot __attribute__((tls_model("initial-exec"))) = (void *)&_hk_shard_empty_heap;
+#endif
+
 /* --- Create ------------------------------------------------------------------------- */
 
 hk_alloc_t *hk_shard_create(void *base, size_t len)
@@ -380,7 +388,7 @@ static int shard_check(hk_alloc_t *a, struct hk_check_report *r)
 				live += (size_t)pg->used * pg->block_size;
 		}
 	}
-	if (!rc && mine && live != mine->live_bytes)
+	if (!rc && mine && live != shard_heap_live(mine))
 		rc = _hk_check_fail(r, mine, "shard: the heap's live bytes disagree with its pages");
 	hk_unlock(&sh->lock);
 	if (!rc && sh->buddy)

@@ -112,11 +112,10 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
  *      wherever free takes its slow path; on every path, double frees of a
  *      block still free (a per-process key in the freed block's second word,
  *      cleared by malloc, confirmed on the page's lists) and frees off the
- *      16-byte grid every block is on
- *   2  also on the fast paths: interior frees (block boundary),
- *      and free lists whose links are encoded (next ^ key ^ the block's
- *      address) and checked when popped, so a write after free cannot become
- *      a write anywhere
+ *      16-byte grid every block is on; free lists whose links are encoded
+ *      (next ^ a second key ^ the block's address) and checked when popped,
+ *      so a write after free cannot become a write anywhere
+ *   2  also on the fast paths: interior frees (block boundary)
  */
 #ifndef HK_HARDEN
 #define HK_HARDEN 1
@@ -128,7 +127,7 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
  */
 struct shard_keys {
 	uintptr_t free_key;   /* HK_HARDEN >= 1: second word of a free block */
-	uintptr_t link_key;   /* HK_HARDEN 2: mixed into every free-list link */
+	uintptr_t link_key;   /* HK_HARDEN >= 1: mixed into every free-list link */
 	uintptr_t stamp_key;  /* segment stamps (region instances) */
 };
 extern struct shard_keys _hk_shard_keys __attribute__((visibility("hidden")));
@@ -169,7 +168,7 @@ hk_inline unsigned shard_map_get(const void *p)
 
 /*
  * A free block: its first word links the list it is on (encoded with
- * HK_HARDEN 2: shard_link_get/set are the only readers and writers); with
+ * HK_HARDEN >= 1: shard_link_get/set are the only readers and writers); with
  * HK_HARDEN >= 1 its second word holds _hk_shard_keys.free_key while it is free.
  * Blocks are 16 bytes at least.
  */
@@ -178,7 +177,7 @@ struct shard_block {
 	uintptr_t key;
 };
 
-#if HK_HARDEN >= 2
+#if HK_HARDEN >= 1
 hk_inline struct shard_block *shard_link_get(const struct shard_block *b)
 {
 	return (struct shard_block *)((uintptr_t)b->next ^ _hk_shard_keys.link_key ^ (uintptr_t)b);
@@ -289,8 +288,8 @@ struct shard_pq {
 struct shard_heap {
 	struct shard *inst;                       /* the instance; NULL in the empty heap */
 	uint64_t nr_allocs;                       /* blocks handed out from pages */
-	size_t peak_bytes;                        /* highest live_bytes (between the two counters malloc bumps) */
-	size_t live_bytes;                        /* bytes of the blocks on its segments' pages (used x size) */
+	size_t peak_bytes;                        /* highest bytes of the blocks on its pages (used x size) */
+	intptr_t peak_slack;                      /* peak_bytes less those bytes now (shard_heap_live) */
 	struct shard_page *direct[SHARD_DIRECT_SLOTS]; /* fast path: granule -> page */
 	struct shard_thread *thread;              /* owning thread record */
 	uintptr_t owner;                          /* that record's encoding, stamped on segments */
@@ -302,6 +301,16 @@ struct shard_heap {
 	uint32_t fresh[SHARD_NR_BINS];            /* pages made since the bin's full ones were rescanned */
 	uint8_t rescan_wait[SHARD_NR_BINS];       /* log2 of the fresh pages before the next rescan (page.c) */
 };
+
+/*
+ * The bytes of the blocks on h's pages, and its peak: adopting a segment's
+ * blocks may leave the slack below 0 until the next malloc raises the peak.
+ */
+hk_inline size_t shard_heap_live(const struct shard_heap *h) { return h->peak_bytes - (size_t)h->peak_slack; }
+hk_inline size_t shard_heap_peak(const struct shard_heap *h)
+{
+	return h->peak_slack < 0 ? shard_heap_live(h) : h->peak_bytes;
+}
 
 /*
  * A thread's record: lives outside every instance (a process-wide pool) so
@@ -326,23 +335,24 @@ extern const struct shard_page _hk_shard_empty_page;
  * What the thread slot holds: the offset of the thread's record from the
  * empty record, so NULL means the empty record. In a single-instance build
  * (HK_SHARD_SINGLE: the drop-in, where only the OS instance exists) it is
- * the offset of the thread's one heap from the empty heap instead, saving
- * the fast path a load and the instance test. Segments are stamped with the
- * owner's slot value, so free tests ownership against the slot directly.
+ * the address of the thread's one heap instead, saving the fast path a load
+ * and the instance test: there a new thread's slot starts at the empty heap
+ * (the slot's initial value, defined in shard.c) and SHARD_SLOT_EMPTY is
+ * what a thread that gave its heap up goes back to. Segments are stamped
+ * with the owner's slot value, so free tests ownership against the slot
+ * directly.
  */
 hk_inline uintptr_t shard_thread_self(void) { return (uintptr_t)_hk_thread_slot_get(); }
 
 #if defined(HK_SHARD_SINGLE) && HK_SHARD_SINGLE
-hk_inline struct shard_heap *shard_heap_current(void)
-{
-	return (struct shard_heap *)((uintptr_t)&_hk_shard_empty_heap + shard_thread_self());
-}
+hk_inline struct shard_heap *shard_heap_current(void) { return (struct shard_heap *)shard_thread_self(); }
 hk_inline struct shard_thread *shard_thread_current(void) { return shard_heap_current()->thread; }
 hk_inline uintptr_t shard_slot_value(struct shard_thread *t, struct shard_heap *h)
 {
 	(void)t;
-	return (uintptr_t)h - (uintptr_t)&_hk_shard_empty_heap;
+	return (uintptr_t)h;
 }
+#define SHARD_SLOT_EMPTY ((void *)&_hk_shard_empty_heap)
 #define SHARD_HEAP_MATCHES(h, sh) ((void)(sh), 1)
 #else
 hk_inline struct shard_thread *shard_thread_current(void)
@@ -358,6 +368,7 @@ hk_inline uintptr_t shard_slot_value(struct shard_thread *t, struct shard_heap *
 	(void)h;
 	return (uintptr_t)t - (uintptr_t)&_hk_shard_empty_thread;
 }
+#define SHARD_SLOT_EMPTY NULL
 #define SHARD_HEAP_MATCHES(h, sh) ((h)->inst == (sh))
 #endif
 
@@ -607,31 +618,40 @@ hk_inline void *shard_block_take(struct shard_heap *h, struct shard_page *pg, st
 	pg->free = next;
 	pg->used++;
 	h->nr_allocs++;
-	size_t live = h->live_bytes + pg->block_size;
-	h->live_bytes = live;
-	if (hk_unlikely(live > h->peak_bytes))
-		h->peak_bytes = live;
+	/* one subtraction and its sign: the live bytes pass the peak when the slack goes below 0 */
+	h->peak_slack -= (intptr_t)pg->block_size;
+	if (hk_unlikely(h->peak_slack < 0)) {
+		h->peak_bytes -= (size_t)h->peak_slack;
+		h->peak_slack = 0;
+	}
 	return b;
 }
 
-/* malloc: pop the free list of the page for this size class. */
-hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
+/*
+ * malloc: pop the free list of the page for this size class. seg_mask is
+ * sh->seg_mask (a constant in the drop-in). HK_HARDEN >= 1: a link that
+ * leaves its block's segment (a write after free) goes to the slow path,
+ * whose stricter check names it.
+ */
+hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t seg_mask)
 {
+	(void)seg_mask;
 	struct shard_heap *h = shard_heap_current();
 	if (hk_likely(size <= SHARD_DIRECT_MAX && SHARD_HEAP_MATCHES(h, sh))) {
 		struct shard_page *pg = h->direct[(size + SHARD_GRANULE - 1) >> SHARD_GRANULE_SHIFT];
 		struct shard_block *b = pg->free;
 		if (hk_likely(b != NULL)) {
 			struct shard_block *next = shard_link_get(b);
-#if HK_HARDEN >= 2
-			if (hk_unlikely((((uintptr_t)next ^ (uintptr_t)b) & sh->seg_mask) && next))
-				_hk_shard_list_corrupt(pg, b);
+#if HK_HARDEN >= 1
+			if (hk_likely(!(((uintptr_t)next ^ (uintptr_t)b) & seg_mask) || !next))
 #endif
-			return shard_block_take(h, pg, b, next);
+				return shard_block_take(h, pg, b, next);
 		}
 	}
 	return _hk_shard_malloc_slow(sh, size);
 }
+
+hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size) { return _hk_shard_malloc_masked(sh, size, sh->seg_mask); }
 
 /*
  * free: the owner pushes on the page's local list; another thread's block
@@ -668,7 +688,7 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 #endif
 			shard_link_set(b, pg->local_free);
 			pg->local_free = b;
-			seg->heap->live_bytes -= pg->block_size;
+			seg->heap->peak_slack += (intptr_t)pg->block_size;
 			if (hk_unlikely(--pg->used == 0))
 				_hk_shard_page_emptied(pg);
 			return;
