@@ -149,8 +149,8 @@ static void free_foreign(size_t n)
 	m_free(p);
 }
 
-/* Into a block: 16 bytes in (8 for the smallest blocks). */
-static char *interior(size_t n) { return block(n) + (n >= 32 ? 16 : 8); }
+/* Into a block: 16 bytes in (8 for blocks under 32 bytes, 4 for 8-byte blocks, where p + 8 is the next block). */
+static char *interior(size_t n) { return block(n) + (n >= 32 ? 16 : n > 8 ? 8 : 4); }
 
 static void free_interior(size_t n)
 {

@@ -493,11 +493,13 @@ static void test_classes(void)
 	double worst = 0;
 	for (size_t n = 1; n <= 2 * MiB; n += n < 4096 ? 1 : n < 65536 ? 61 : 4093) {
 		void *p = hk_malloc(a, n);
-		CHECK(p != NULL && (uintptr_t)p % 16 == 0);
+		/* 16-byte aligned, 8 for the 8-byte class */
+		CHECKF(p != NULL && (uintptr_t)p % (n > 8 ? 16 : 8) == 0, "%p for %zu bytes", p, n);
 		if (!p)
 			continue;
 		size_t u = hk_usable_size(a, p);
 		CHECK(u >= n);
+		CHECKF(n > 8 || u == 8, "usable %zu for %zu bytes: the 8-byte class", u, n);
 		if (n > 128) {
 			double w = (double)(u - n) / (double)n;
 			if (w > worst) {

@@ -691,10 +691,10 @@ void *_hk_checked_alloc_as(hk_alloc_t *a, size_t align, size_t size, unsigned fo
 		_hk_set_errno(HK_ENOMEM);
 		return NULL;
 	}
+	if (a->ops != &_hk_checked_ops)
+		return align > HK_MIN_ALIGN ? hk_memalign(a, align, size) : hk_malloc(a, hk_small_align_size(align, size));
 	if (align <= HK_MIN_ALIGN)
 		align = 0;
-	if (a->ops != &_hk_checked_ops)
-		return align ? hk_memalign(a, align, size) : hk_malloc(a, size);
 	struct checked *c = to_checked(a);
 	c_lock(c);
 	void *p = alloc_locked(c, align, size, form, false);

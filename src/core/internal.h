@@ -19,9 +19,20 @@
  * Base shifts; everything else derives from them. */
 #define HK_PAGE_SHIFT 12                         /* 4 KiB pages */
 #define HK_WORD_SIZE sizeof(void *)              /* 8 on 64-bit */
-#define HK_MIN_ALIGN 16u                         /* every malloc block: max_align_t */
+#define HK_MIN_ALIGN 16u                         /* every malloc block of 9 bytes or more: max_align_t */
+#define HK_TINY_ALIGN 8u                         /* a block of 8 bytes or fewer may be aligned only so far */
 _Static_assert((1u << HK_PAGE_SHIFT) == HK_PAGE_SIZE, "page shift and size agree");
 _Static_assert(HK_MIN_ALIGN >= 2 * sizeof(void *), "blocks hold two words");
+
+/*
+ * What to ask malloc for when align <= HK_MIN_ALIGN is wanted: a block of
+ * HK_TINY_ALIGN bytes or fewer may be only that far aligned (shard's 8-byte
+ * class), so a larger alignment asks for a 16-byte block.
+ */
+static inline size_t hk_small_align_size(size_t align, size_t size)
+{
+	return align > HK_TINY_ALIGN && size <= HK_TINY_ALIGN ? HK_MIN_ALIGN : size;
+}
 
 /* --- Compiler helpers ---------------------------------------------------- */
 #define hk_likely(x) __builtin_expect(!!(x), 1)

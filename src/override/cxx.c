@@ -54,6 +54,7 @@ static inline void *form_alloc(size_t size, size_t align, unsigned form)
 	(void)form;
 	if (align > HK_MIN_ALIGN)
 		return memalign(align, size);
+	size = hk_small_align_size(align, size);
 	void *p = dropin_malloc(size);
 	return hk_likely(p != NULL) ? p : malloc(size);
 }

@@ -133,11 +133,11 @@ static void *dropin_aligned(size_t align, size_t size)
 
 static void *family_malloc(void *ctx, size_t size) { return (void)ctx, dropin_malloc(size); }
 static void family_free(void *ctx, void *p) { (void)ctx, dropin_free(p); }
-/* Blocks are HK_MIN_ALIGN-aligned already: a smaller alignment is a malloc. */
+/* Blocks over 8 bytes are HK_MIN_ALIGN-aligned already: a smaller alignment is a malloc. */
 static void *family_memalign(void *ctx, size_t align, size_t size)
 {
 	(void)ctx;
-	return align <= HK_MIN_ALIGN ? dropin_malloc(size) : dropin_aligned(align, size);
+	return align <= HK_MIN_ALIGN ? dropin_malloc(hk_small_align_size(align, size)) : dropin_aligned(align, size);
 }
 
 /* A failed request: a line on stderr with HEAPKIT_SHOW_ERRORS=1 (options.c). */

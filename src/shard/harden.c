@@ -2,12 +2,12 @@
 /*
  * shard: judging pointers before trusting them (HK_HARDEN, shard.h).
  *
- *   keys        per-process secrets for free-block keys, encoded links, stamps
+ *   keys        per-process secrets for encoded links and stamps
  *   the map     one byte per 4 MiB of address space: what the OS instance mapped
  *   judging     what a pointer given to free/realloc/malloc_usable_size is,
  *               from heapkit's own metadata, before anything is read through it
- *   double free a block whose second word holds the free key, confirmed on its
- *               page's lists
+ *   double free a block whose first word decodes as a link (shard_word_looks_free),
+ *               confirmed on its page's lists
  *
  * Every misuse ends in one line, "heapkit: <call> of <what> at 0x<address>",
  * and abort: never a fault inside heapkit.
@@ -24,7 +24,7 @@
 
 /* --- Keys ----------------------------------------------------------------------------- */
 
-struct shard_keys _hk_shard_keys = { 0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull };
+struct shard_keys _hk_shard_keys = { 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull };
 static hk_lock_t keys_lock = HK_LOCK_INIT;
 static bool keys_drawn;
 
@@ -52,8 +52,9 @@ void _hk_shard_keys_init(void)
 		/* Address-space layout as a fallback (and the only source freestanding). */
 		uint64_t s = (uint64_t)(uintptr_t)&seed ^ ((uint64_t)(uintptr_t)&_hk_shard_keys << 17) ^
 			     (uint64_t)(uintptr_t)_hk_thread_slot_get();
-		uintptr_t *k = &_hk_shard_keys.free_key;
-		for (unsigned i = 0; i < 3; i++) {
+		uintptr_t *k = &_hk_shard_keys.link_key;
+		_Static_assert(sizeof _hk_shard_keys == 2 * sizeof(uintptr_t), "two keys, drawn in order");
+		for (unsigned i = 0; i < 2; i++) {
 			s = mix64(s + 0x9e3779b97f4a7c15ull + seed[i]);
 			/* never 0, and never a small number or a canonical user address */
 			k[i] = (uintptr_t)(s | ((uint64_t)1 << 63) | 1);
@@ -216,8 +217,8 @@ static HK_NO_ASAN bool seg_stamped(uintptr_t base)
 	return ((const struct shard_segment *)base)->stamp == shard_seg_stamp((const struct shard_segment *)base);
 }
 
-/* A block's key word, read without ASan's view (the instance API asks while the block waits poisoned in its quarantine). */
-static HK_NO_ASAN uintptr_t block_key(const struct shard_block *b) { return b->key; }
+/* A block's first word, read without ASan's view (the instance API asks while the block waits poisoned in its quarantine). */
+static HK_NO_ASAN uintptr_t block_word(const struct shard_block *b) { return (uintptr_t)b->next; }
 
 /* The region (create or addmem) of a region instance holding p, as [lo, hi); false if none. */
 static bool region_of(struct shard *sh, uintptr_t p, uintptr_t *lo, uintptr_t *hi)
@@ -319,7 +320,7 @@ static bool list_holds(uintptr_t area, uintptr_t end, size_t bsize, const struct
 }
 
 /*
- * b's second word holds the free key: is b really free (on one of its page's
+ * b looks free (shard_word_looks_free): is it really (on one of its page's
  * lists)? Other threads' lists may move under the walk: then no verdict.
  */
 bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f)
@@ -342,7 +343,7 @@ void _hk_shard_check_not_free(struct shard *sh, const struct shard_found *f, con
 			!__atomic_load_n(&f->pg->xthread_free, __ATOMIC_RELAXED)))
 		misuse(op, "a block that is free already (double free)", p);
 #if HK_HARDEN >= 1
-	if (hk_unlikely(block_key(f->block) == _hk_shard_keys.free_key) && _hk_shard_block_is_free(sh, f))
+	if (hk_unlikely(shard_word_looks_free(block_word(f->block), f->block)) && _hk_shard_block_is_free(sh, f))
 		misuse(op, "a block that is free already (double free)", p);
 #else
 	(void)sh;

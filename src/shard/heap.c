@@ -286,8 +286,9 @@ static void heap_direct_refresh(struct shard_heap *h)
 {
 	for (unsigned b = 1; b <= h->inst->large_bin && shard_bin_size(b) <= SHARD_DIRECT_MAX; b++) {
 		struct shard_page *pg = h->bins[b].first ? h->bins[b].first : (struct shard_page *)&_hk_shard_empty_page;
-		size_t lo = b == 1 ? 0 : (shard_bin_size(b - 1) >> SHARD_GRANULE_SHIFT) + 1;
-		for (size_t g = lo; g <= shard_bin_size(b) >> SHARD_GRANULE_SHIFT; g++)
+		size_t lo, hi;
+		shard_direct_slots(b, &lo, &hi);
+		for (size_t g = lo; g <= hi; g++)
 			h->direct[g] = pg;
 	}
 }

@@ -84,10 +84,11 @@ static void heap_direct_update(struct shard_heap *h, unsigned b)
 	if (size > SHARD_DIRECT_MAX)
 		return;
 	struct shard_page *pg = h->bins[b].first ? h->bins[b].first : (struct shard_page *)&_hk_shard_empty_page;
-	if (h->direct[size >> SHARD_GRANULE_SHIFT] == pg)
+	size_t lo, hi;
+	shard_direct_slots(b, &lo, &hi);
+	if (h->direct[hi] == pg)
 		return;   /* every slot of the bin is set together */
-	size_t lo = b == 1 ? 0 : (shard_bin_size(b - 1) >> SHARD_GRANULE_SHIFT) + 1;
-	for (size_t g = lo; g <= size >> SHARD_GRANULE_SHIFT; g++)
+	for (size_t g = lo; g <= hi; g++)
 		h->direct[g] = pg;
 }
 
@@ -556,9 +557,6 @@ hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size)
 /* The owner's free of block b on pg when the fast path could not. */
 static void free_local(struct shard_segment *seg, struct shard_page *pg, struct shard_block *b)
 {
-#if HK_HARDEN >= 1
-	b->key = _hk_shard_keys.free_key;
-#endif
 	shard_link_set(b, pg->local_free);
 	pg->local_free = b;
 	pg->used--;
@@ -578,9 +576,6 @@ static void free_local(struct shard_segment *seg, struct shard_page *pg, struct 
 /* Another thread's free: push on the page's atomic stack. */
 static void free_remote(struct shard_page *pg, struct shard_block *b)
 {
-#if HK_HARDEN >= 1
-	b->key = _hk_shard_keys.free_key;
-#endif
 	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED);
 	do {
 		shard_link_set(b, (struct shard_block *)old);
@@ -607,7 +602,7 @@ hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *se
 		uint32_t off;
 		if (hk_likely(shard_block_offset(sh, seg, pg, a, pg->reserved, &off) && off == 0
 #if HK_HARDEN >= 1
-			      && b->key != _hk_shard_keys.free_key
+			      && !shard_word_looks_free((uintptr_t)b->next, b)
 #endif
 			      )) {
 			free_remote(pg, b);
@@ -675,7 +670,7 @@ void _hk_shard_heap_collect(struct shard_heap *h, bool all)
 void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size)
 {
 	if (align <= SHARD_GRANULE)
-		return _hk_shard_malloc(sh, size);
+		return _hk_shard_malloc(sh, hk_small_align_size(align, size));
 	if (align >= sh->seg_size || size > sh->large_max || size + align - 1 > sh->large_max)
 		return _hk_shard_huge_alloc(sh, align, size, NULL);
 	/* A block of a class that is a multiple of align, starting aligned: no offset. */

@@ -36,16 +36,18 @@
 
 /* --- Constants ---------------------------------------------------------------
  * Base shifts; everything else derives from them. */
-#define SHARD_GRANULE_SHIFT 4                                 /* block sizes step 16 B: max_align_t */
+#define SHARD_TINY 8u                                         /* bin 1: requests of 1..8 B, 8-byte aligned */
+#define SHARD_GRANULE_SHIFT 4                                 /* block sizes step 16 B above it: max_align_t */
 #define SHARD_GRANULE (1u << SHARD_GRANULE_SHIFT)             /* 16 */
 #define SHARD_LINEAR_SHIFT 7                                  /* linear classes up to 128 B */
 #define SHARD_LINEAR_MAX (1u << SHARD_LINEAR_SHIFT)           /* 128 */
-#define SHARD_NR_LINEAR (SHARD_LINEAR_MAX / SHARD_GRANULE)    /* 8: bins 1..8 = 16..128 */
+#define SHARD_NR_LINEAR (SHARD_LINEAR_MAX / SHARD_GRANULE)    /* 8: bins 2..9 = 16..128 */
 #define SHARD_STEP_SHIFT 3                                    /* 8 classes per doubling above */
 #define SHARD_STEPS (1u << SHARD_STEP_SHIFT)                  /* 8: waste < 1/8 = 12.5% */
 #define SHARD_DIRECT_SHIFT 10                                 /* fast-path sizes up to 1 KiB */
 #define SHARD_DIRECT_MAX (1u << SHARD_DIRECT_SHIFT)           /* 1024 */
-#define SHARD_DIRECT_SLOTS ((SHARD_DIRECT_MAX >> SHARD_GRANULE_SHIFT) + 1) /* 65: by granule */
+#define SHARD_DIRECT_STEP_SHIFT 3                             /* direct slots by 8 bytes */
+#define SHARD_DIRECT_SLOTS ((SHARD_DIRECT_MAX >> SHARD_DIRECT_STEP_SHIFT) + 1) /* 129 */
 
 #define SHARD_SEG_SHIFT_MIN 14                                /* 16 KiB: fits a 64 KiB region */
 #define SHARD_SEG_SHIFT_MAX 22                                /* 4 MiB */
@@ -72,32 +74,45 @@
 #define SHARD_HUGE_SLACK 4                                    /* a reused mapping is trimmed over 4x the request */
 #define SHARD_RANGES 16                                       /* addmem regions a region instance judges by */
 
-/* Bin of a size: 1..8 linear, then SHARD_STEPS per doubling. Size >= 1. */
+/* Bin of a size: 1 for 8 B, 2..9 linear, then SHARD_STEPS per doubling. Size >= 1. */
 static inline unsigned shard_bin_of(size_t size)
 {
+	if (size <= SHARD_TINY)
+		return 1;
 	if (size <= SHARD_LINEAR_MAX)
-		return (unsigned)((size + SHARD_GRANULE - 1) >> SHARD_GRANULE_SHIFT);
+		return 1 + (unsigned)((size + SHARD_GRANULE - 1) >> SHARD_GRANULE_SHIFT);
 	unsigned k = hk_log2(size - 1);
-	return SHARD_NR_LINEAR + (k - SHARD_LINEAR_SHIFT) * SHARD_STEPS +
+	return 1 + SHARD_NR_LINEAR + (k - SHARD_LINEAR_SHIFT) * SHARD_STEPS +
 	       (unsigned)(((size - 1) >> (k - SHARD_STEP_SHIFT)) & (SHARD_STEPS - 1)) + 1;
 }
 
 /* Block size of bin b >= 1: the largest size with shard_bin_of(size) == b. */
 static inline size_t shard_bin_size(unsigned b)
 {
-	if (b <= SHARD_NR_LINEAR)
-		return (size_t)b << SHARD_GRANULE_SHIFT;
-	unsigned j = b - SHARD_NR_LINEAR - 1, k = SHARD_LINEAR_SHIFT + j / SHARD_STEPS;
+	if (b == 1)
+		return SHARD_TINY;
+	if (b <= 1 + SHARD_NR_LINEAR)
+		return (size_t)(b - 1) << SHARD_GRANULE_SHIFT;
+	unsigned j = b - SHARD_NR_LINEAR - 2, k = SHARD_LINEAR_SHIFT + j / SHARD_STEPS;
 	return ((size_t)1 << k) + ((size_t)(j % SHARD_STEPS + 1) << (k - SHARD_STEP_SHIFT));
 }
 
-#define SHARD_NR_BINS 113   /* bins 0..112; bin 0 unused, 112 = 1 MiB */
+/* The direct slots of bin b (block size at most SHARD_DIRECT_MAX): sizes up to slot * 8 land in [*lo, *hi]. */
+static inline void shard_direct_slots(unsigned b, size_t *lo, size_t *hi)
+{
+	*lo = b == 1 ? 0 : (shard_bin_size(b - 1) >> SHARD_DIRECT_STEP_SHIFT) + 1;
+	*hi = shard_bin_size(b) >> SHARD_DIRECT_STEP_SHIFT;
+}
+
+#define SHARD_NR_BINS 114   /* bins 0..113; bin 0 unused, 1 = 8 B, 113 = 1 MiB */
 _Static_assert(SHARD_LINEAR_MAX == SHARD_NR_LINEAR * SHARD_GRANULE, "linear classes step by a granule");
 _Static_assert(SHARD_LARGE_MAX_MAX == 1u << 20, "largest class 1 MiB");
-_Static_assert(SHARD_NR_BINS == SHARD_NR_LINEAR + (20 - SHARD_LINEAR_SHIFT) * SHARD_STEPS + 1,
+_Static_assert(SHARD_NR_BINS == 1 + SHARD_NR_LINEAR + (20 - SHARD_LINEAR_SHIFT) * SHARD_STEPS + 1,
 	       "bins cover up to SHARD_LARGE_MAX_MAX");
 _Static_assert(SHARD_MAX_PAGES <= 64, "page slots fit a 64-bit mask");
-_Static_assert(SHARD_DIRECT_SLOTS == 65, "direct slots: granules 0..64");
+_Static_assert(SHARD_DIRECT_SLOTS == 129, "direct slots: 8-byte steps 0..128");
+_Static_assert(SHARD_TINY == 1u << SHARD_DIRECT_STEP_SHIFT && SHARD_GRANULE % SHARD_TINY == 0,
+	       "the tiny class is one direct step; the granule a multiple of it");
 _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment has 4 pages at least");
 
 /* --- Blocks and pages ------------------------------------------------------ */
@@ -110,11 +125,11 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
  *      through it: the segment map (over the OS) or the instance's ranges and
  *      segment stamps (over a region); interior and foreign frees found
  *      wherever free takes its slow path; on every path, double frees of a
- *      block still free (a per-process key in the freed block's second word,
- *      cleared by malloc, confirmed on the page's lists) and frees off the
- *      16-byte grid every block is on; free lists whose links are encoded
- *      (next ^ a second key ^ the block's address) and checked when popped,
- *      so a write after free cannot become a write anywhere
+ *      block still free (its first word decodes as a link: malloc clears it;
+ *      confirmed on the page's lists) and frees off the 8-byte grid every
+ *      block is on; free lists whose links are encoded (next ^ a per-process
+ *      key ^ the block's address) and checked when popped, so a write after
+ *      free cannot become a write anywhere
  *   2  also on the fast paths: interior frees (block boundary)
  */
 #ifndef HK_HARDEN
@@ -126,7 +141,6 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
  * changed (encoded links and stamps depend on them).
  */
 struct shard_keys {
-	uintptr_t free_key;   /* HK_HARDEN >= 1: second word of a free block */
 	uintptr_t link_key;   /* HK_HARDEN >= 1: mixed into every free-list link */
 	uintptr_t stamp_key;  /* segment stamps (region instances) */
 };
@@ -167,14 +181,12 @@ hk_inline unsigned shard_map_get(const void *p)
 /* --- Blocks and pages ------------------------------------------------------ */
 
 /*
- * A free block: its first word links the list it is on (encoded with
- * HK_HARDEN >= 1: shard_link_get/set are the only readers and writers); with
- * HK_HARDEN >= 1 its second word holds _hk_shard_keys.free_key while it is free.
- * Blocks are 16 bytes at least.
+ * A free block: its one word links the list it is on (encoded with
+ * HK_HARDEN >= 1: shard_link_get/set are the only readers and writers).
+ * Blocks are 8 bytes at least.
  */
 struct shard_block {
 	struct shard_block *next;
-	uintptr_t key;
 };
 
 #if HK_HARDEN >= 1
@@ -185,6 +197,19 @@ hk_inline struct shard_block *shard_link_get(const struct shard_block *b)
 hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next)
 {
 	b->next = (struct shard_block *)((uintptr_t)next ^ _hk_shard_keys.link_key ^ (uintptr_t)b);
+}
+
+/*
+ * Whether a block whose first word is w looks free (HK_HARDEN >= 1): w
+ * decodes to a link inside the block's 4 MiB-aligned span (every link stays
+ * in its page) or to the end of a list. malloc clears that word, so a block
+ * in use looks free only when the program stored in it a value that matches
+ * the secret: a hint, confirmed on the page's lists before anything is named.
+ */
+hk_inline bool shard_word_looks_free(uintptr_t w, const void *b)
+{
+	uintptr_t x = w ^ _hk_shard_keys.link_key;   /* next ^ b */
+	return x < ((uintptr_t)1 << SHARD_SEG_SHIFT_MAX) || x == (uintptr_t)b;
 }
 #else
 hk_inline struct shard_block *shard_link_get(const struct shard_block *b) { return b->next; }
@@ -282,7 +307,7 @@ struct shard_pq {
  * One thread's heap in one instance. Only its thread touches it, except
  * the instance's lists (inst_next) under the instance lock and the
  * read-only counters stats reads. direct[g] is the first page of the bin of
- * size g * 16 (or the empty page); bins[b] holds the pages of bin b: those
+ * size g * 8 (or the empty page); bins[b] holds the pages of bin b: those
  * with room (perhaps) first, then the nr_full[b] found without a free block.
  */
 struct shard_heap {
@@ -290,7 +315,7 @@ struct shard_heap {
 	uint64_t nr_allocs;                       /* blocks handed out from pages */
 	size_t peak_bytes;                        /* highest bytes of the blocks on its pages (used x size) */
 	intptr_t peak_slack;                      /* peak_bytes less those bytes now (shard_heap_live) */
-	struct shard_page *direct[SHARD_DIRECT_SLOTS]; /* fast path: granule -> page */
+	struct shard_page *direct[SHARD_DIRECT_SLOTS]; /* fast path: (size + 7) / 8 -> page */
 	struct shard_thread *thread;              /* owning thread record */
 	uintptr_t owner;                          /* that record's encoding, stamped on segments */
 	struct shard_heap *thread_next;           /* the thread's other heaps (record lock) */
@@ -613,7 +638,7 @@ hk_inline void *shard_block_take(struct shard_heap *h, struct shard_page *pg, st
 				 struct shard_block *next)
 {
 #if HK_HARDEN >= 1
-	b->key = 0;   /* no longer looks free */
+	b->next = NULL;   /* no longer looks free */
 #endif
 	pg->free = next;
 	pg->used++;
@@ -638,7 +663,7 @@ hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t
 	(void)seg_mask;
 	struct shard_heap *h = shard_heap_current();
 	if (hk_likely(size <= SHARD_DIRECT_MAX && SHARD_HEAP_MATCHES(h, sh))) {
-		struct shard_page *pg = h->direct[(size + SHARD_GRANULE - 1) >> SHARD_GRANULE_SHIFT];
+		struct shard_page *pg = h->direct[(size + SHARD_TINY - 1) >> SHARD_DIRECT_STEP_SHIFT];
 		struct shard_block *b = pg->free;
 		if (hk_likely(b != NULL)) {
 			struct shard_block *next = shard_link_get(b);
@@ -664,8 +689,8 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size) { return _hk_sha
 hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask)
 {
 	uintptr_t base = (uintptr_t)p & seg_mask;
-	/* (HK_HARDEN >= 1: a pointer off the 16-byte grid of every block goes slow, to be named) */
-	if (hk_likely(base != (uintptr_t)p && !(HK_HARDEN >= 1 && ((uintptr_t)p & (SHARD_GRANULE - 1))) &&
+	/* (HK_HARDEN >= 1: a pointer off the 8-byte grid of every block goes slow, to be named) */
+	if (hk_likely(base != (uintptr_t)p && !(HK_HARDEN >= 1 && ((uintptr_t)p & (SHARD_TINY - 1))) &&
 		      shard_seg_known(sh, p, base))) {
 		struct shard_segment *seg = (struct shard_segment *)base;
 		struct shard_page *pg = &seg->pages[((uintptr_t)p - base) >> seg->page_shift];
@@ -682,9 +707,8 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 #endif
 #if HK_HARDEN >= 1
 			/* looks free already: the slow path confirms on the page's lists */
-			if (hk_unlikely(b->key == _hk_shard_keys.free_key))
+			if (hk_unlikely(shard_word_looks_free((uintptr_t)b->next, b)))
 				goto slow;
-			b->key = _hk_shard_keys.free_key;
 #endif
 			shard_link_set(b, pg->local_free);
 			pg->local_free = b;

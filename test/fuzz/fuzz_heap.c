@@ -81,7 +81,9 @@ static void shadow_verify_prefix(const struct shadow *s, size_t len)
 /* A new block: alignment, usable size. */
 static void shadow_accept(struct shadow *s, size_t align)
 {
-	if ((uintptr_t)s->p % (align < 16 ? 16 : align))
+	/* what was asked, and at least max_align_t (8 for a block of 8 bytes or fewer: shard's 8-byte class) */
+	size_t fund = s->size > 8 ? 16 : 8;
+	if ((uintptr_t)s->p % (align < fund ? fund : align))
 		bug(s, "misaligned block", align);
 	size_t usable = hk_usable_size(heap, s->p);
 	if (usable < s->size || (is_checked && usable != s->size))
@@ -140,7 +142,7 @@ static void expect_enomem(void)
 static void step(struct input *in, unsigned op)
 {
 	struct shadow *s = &slots[next8(in) % NR_SLOTS];
-	size_t size, align = 16;
+	size_t size, align = 0;   /* 0: the default alignment */
 	switch (op % 9) {
 	case 0: /* malloc */
 	case 1: /* calloc */
@@ -188,7 +190,7 @@ static void step(struct input *in, unsigned op)
 		t.size = size ? size : 1;
 		t.fill = (unsigned char)(t.fill ^ 0x5a);
 		*s = t;
-		shadow_accept(s, 16);
+		shadow_accept(s, 0);
 		shadow_fill(s);
 		return;
 	case 4: /* free */
