@@ -37,6 +37,13 @@ const char *hk_version(void);
 /* Size of the unit palloc()/pfree() deal in: 4 KiB. */
 #define HK_PAGE_SIZE 4096u
 
+/*
+ * The alignment a block of size bytes has at least when none is asked for:
+ * max_align_t's 16, or 8 for 8 bytes or fewer (shard's 8-byte class; no
+ * object that fits needs more). An alignment asked for is always given.
+ */
+#define HK_BLOCK_ALIGN(size) ((size) > 8 ? 16u : 8u)
+
 /* Error numbers reported through errno where it exists (Linux values). */
 #define HK_ENOMEM 12
 #define HK_EINVAL 22

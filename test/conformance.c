@@ -263,9 +263,8 @@ static void test_usable_size(const struct hk_backend *b)
 			break;
 		size_t up = hk_usable_size(a, p), uq = hk_usable_size(a, q);
 		CHECKF(up >= n && uq >= n, "usable %zu/%zu for %zu", up, uq, n);
-		/* max_align_t, or 8 for a request of 8 bytes or fewer (shard's 8-byte class; no object that fits needs more) */
-		size_t al = n > 8 ? 16 : 8;
-		CHECKF((uintptr_t)p % al == 0 && (uintptr_t)q % al == 0, "%p/%p for %zu bytes", p, q, n);
+		CHECKF((uintptr_t)p % HK_BLOCK_ALIGN(n) == 0 && (uintptr_t)q % HK_BLOCK_ALIGN(n) == 0, "%p/%p for %zu bytes", p,
+		       q, n);
 		/* All usable bytes are the caller's: fill both, neither disturbs the other. */
 		kit_stamp(p, up, 1);
 		kit_stamp(q, uq, 2);

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <heapkit.h>
+
 #include "check.h"
 
 #define KiB ((size_t)1 << 10)
@@ -46,7 +48,7 @@ static void test_malloc(void)
 	free(b);
 	for (size_t n = 1; n < 4 * MiB; n = n * 2 + 3) {
 		char *p = malloc(n);
-		CHECK(p && aligned(p, n > 8 ? 16 : 8) && malloc_usable_size(p) >= n);
+		CHECK(p && aligned(p, HK_BLOCK_ALIGN(n)) && malloc_usable_size(p) >= n);
 		memset(p, 0xab, n);
 		free(p);
 	}
@@ -246,7 +248,7 @@ static void test_cxx_operators(void)
 	       info.dli_fname);
 	for (size_t n = 0; n < 5000; n += 97) {
 		char *p = op_new(n);
-		CHECK(p && aligned(p, n > 8 ? 16 : 8) && malloc_usable_size(p) >= n);
+		CHECK(p && aligned(p, HK_BLOCK_ALIGN(n)) && malloc_usable_size(p) >= n);
 		memset(p, 0x5a, n);
 		op_delete(p);
 	}

@@ -493,8 +493,7 @@ static void test_classes(void)
 	double worst = 0;
 	for (size_t n = 1; n <= 2 * MiB; n += n < 4096 ? 1 : n < 65536 ? 61 : 4093) {
 		void *p = hk_malloc(a, n);
-		/* 16-byte aligned, 8 for the 8-byte class */
-		CHECKF(p != NULL && (uintptr_t)p % (n > 8 ? 16 : 8) == 0, "%p for %zu bytes", p, n);
+		CHECKF(p != NULL && (uintptr_t)p % HK_BLOCK_ALIGN(n) == 0, "%p for %zu bytes", p, n);
 		if (!p)
 			continue;
 		size_t u = hk_usable_size(a, p);

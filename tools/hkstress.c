@@ -288,8 +288,8 @@ static void blk_alloc(struct worker *w, struct blk *b)
 	b->size = size;
 	b->cookie = rnd(&w->rng);
 	b->thread = w->serial;
-	/* what was asked, and at least max_align_t, or 8 for a block of 8 bytes or fewer (shard's 8-byte class) */
-	size_t fund = size > 8 ? 16 : 8;
+	/* what was asked, and at least the default (heapkit.h) */
+	size_t fund = HK_BLOCK_ALIGN(size);
 	blk_check_new(b, align < fund ? fund : align, zeroed);
 	blk_stamp(b);
 	w->c.allocs++;
@@ -311,7 +311,7 @@ static void blk_realloc(struct worker *w, struct blk *b)
 	nb.p = q;
 	blk_verify_prefix(&nb, size < b->size ? size : b->size, "after realloc");
 	nb.size = size;
-	blk_check_new(&nb, nb.size > 8 ? 16 : 8, false);
+	blk_check_new(&nb, HK_BLOCK_ALIGN(nb.size), false);
 	blk_stamp(&nb);
 	*b = nb;
 	w->c.reallocs++;

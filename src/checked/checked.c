@@ -692,7 +692,7 @@ void *_hk_checked_alloc_as(hk_alloc_t *a, size_t align, size_t size, unsigned fo
 		return NULL;
 	}
 	if (a->ops != &_hk_checked_ops)
-		return align > HK_MIN_ALIGN ? hk_memalign(a, align, size) : hk_malloc(a, hk_small_align_size(align, size));
+		return align ? hk_memalign(a, align, size) : hk_malloc(a, size);
 	if (align <= HK_MIN_ALIGN)
 		align = 0;
 	struct checked *c = to_checked(a);

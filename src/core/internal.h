@@ -21,6 +21,8 @@
 #define HK_WORD_SIZE sizeof(void *)              /* 8 on 64-bit */
 #define HK_MIN_ALIGN 16u                         /* every malloc block of 9 bytes or more: max_align_t */
 #define HK_TINY_ALIGN 8u                         /* a block of 8 bytes or fewer may be aligned only so far */
+_Static_assert(HK_BLOCK_ALIGN(HK_TINY_ALIGN) == HK_TINY_ALIGN && HK_BLOCK_ALIGN(HK_TINY_ALIGN + 1) == HK_MIN_ALIGN,
+	       "the public alignment contract (heapkit.h)");
 _Static_assert((1u << HK_PAGE_SHIFT) == HK_PAGE_SIZE, "page shift and size agree");
 _Static_assert(HK_MIN_ALIGN >= 2 * sizeof(void *), "blocks hold two words");
 

@@ -185,8 +185,9 @@ static void heap_release(struct shard_heap *h)
 	if (*pp)
 		*pp = h->inst_next;
 	sh->gone_allocs += h->nr_allocs;
-	if (shard_heap_peak(h) > sh->peak_bytes)
-		sh->peak_bytes = shard_heap_peak(h);
+	size_t peak = shard_heap_peak(h);
+	if (peak > sh->peak_bytes)
+		sh->peak_bytes = peak;
 	keep = h == sh->first_heap || !sh->buddy;
 	if (keep) {
 		h->inst = NULL;

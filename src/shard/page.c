@@ -160,8 +160,7 @@ void _hk_shard_page_collect(struct shard_page *pg)
 		uint32_t n = 1;
 		while ((next = shard_link_get(tail)) != NULL) {
 #if HK_HARDEN >= 1
-			if (hk_unlikely(((uintptr_t)next ^ (uintptr_t)tail) & ~(((uintptr_t)1 << SHARD_SEG_SHIFT_MAX) - 1) ||
-					n >= pg->capacity))
+			if (hk_unlikely(shard_link_strays(tail, next, ~(((uintptr_t)1 << SHARD_SEG_SHIFT_MAX) - 1)) || n >= pg->capacity))
 				_hk_shard_list_corrupt(pg, tail);
 #endif
 			tail = next;

@@ -81,8 +81,8 @@ static void shadow_verify_prefix(const struct shadow *s, size_t len)
 /* A new block: alignment, usable size. */
 static void shadow_accept(struct shadow *s, size_t align)
 {
-	/* what was asked, and at least max_align_t (8 for a block of 8 bytes or fewer: shard's 8-byte class) */
-	size_t fund = s->size > 8 ? 16 : 8;
+	/* what was asked, and at least the default (heapkit.h) */
+	size_t fund = HK_BLOCK_ALIGN(s->size);
 	if ((uintptr_t)s->p % (align < fund ? fund : align))
 		bug(s, "misaligned block", align);
 	size_t usable = hk_usable_size(heap, s->p);
