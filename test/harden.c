@@ -2,18 +2,16 @@
 /*
  * The release build's misuse checks (HK_HARDEN, docs/safety.md "The release
  * build"): each misuse runs in a child; the parent asserts its exact outcome
- * for the hardening level under test: an abort (SIGABRT) whose one-line
- * message holds the expected words and the address, or, where the level
- * documents it, "not detected" (the child runs on). A fault is never an
- * accepted outcome.
+ * in a build with HK_HARDEN >= 1: an abort (SIGABRT) whose one-line message
+ * holds the expected words and the address. A fault, or a child that runs
+ * on, is never an accepted outcome.
  *
- *   harden preload LIB LEVEL    every case through malloc/free with LD_PRELOAD=LIB
- *   harden region LEVEL         every case on a shard instance over a region
+ *   harden preload LIB          every case through malloc/free with LD_PRELOAD=LIB
+ *   harden region               every case on a shard instance over a region
  *   harden glibc                every case on glibc's malloc: what it catches (observed)
- *   harden table LIB1 LEVEL1 LIB2 LEVEL2
- *                               the two libraries, asserted, beside glibc (observed):
- *                               a markdown table and the counts; fails when LIB2
- *                               catches fewer cases than glibc
+ *   harden table LIB            LIB, asserted, beside glibc (observed): a markdown
+ *                               table and the counts; fails when LIB catches fewer
+ *                               cases than glibc
  *   harden child TARGET CASE SIZE   (internal) run one case
  */
 #define _GNU_SOURCE
@@ -275,12 +273,6 @@ static void write_after_free(size_t n)
 }
 
 enum result { NOT_DETECTED, NEVER_RETURNED, INTERIOR, DOUBLE_FREE, LIST_CORRUPT };
-/*
- * An expectation: a result, or MAYBE(r): r or "not detected" (HK_HARDEN 1
- * catches these only where free takes its slow path, which depends on the
- * page's state): either way never a fault and never another message.
- */
-#define MAYBE(r) ((r) | 0x10)
 static const char *const result_words[] = { "not detected", "never returned", "middle of a block", "double free",
 					    "free list corrupted" };
 
@@ -289,13 +281,12 @@ struct hcase {
 	void (*run)(size_t n);
 	bool sized;              /* run in each size; else once */
 	bool foreign_only;       /* not a misuse on glibc itself */
-	int level[3];            /* expected by HK_HARDEN 0 (unused), 1, 2 */
-	int region;              /* on a region instance, when it differs (0: as level) */
+	enum result want;        /* expected by HK_HARDEN >= 1 (0 promises nothing) */
+	enum result region;      /* on a region instance, when it differs (0: as want) */
 };
 
-#define ALL(r) { NOT_DETECTED, r, r }, 0
-#define FULL(r) { NOT_DETECTED, MAYBE(r), r }, 0
-#define ALL_REGION(r, on_region) { NOT_DETECTED, r, r }, on_region
+#define ALL(r) r, NOT_DETECTED
+#define ALL_REGION(r, on_region) r, on_region
 static const struct hcase cases[] = {
 	{ "double-free", double_free, true, false, ALL(DOUBLE_FREE) },
 	{ "double-free-later", double_free_later, true, false, ALL(DOUBLE_FREE) },
@@ -305,7 +296,7 @@ static const struct hcase cases[] = {
 	{ "free-far", free_far, false, false, ALL(NEVER_RETURNED) },
 	{ "free-mmap", free_mmap, false, false, ALL(NEVER_RETURNED) },
 	{ "free-foreign", free_foreign, true, true, ALL(NEVER_RETURNED) },
-	{ "free-interior", free_interior, true, false, FULL(INTERIOR) },
+	{ "free-interior", free_interior, true, false, ALL(INTERIOR) },
 	{ "double-free-remote", double_free_remote, true, false, ALL(DOUBLE_FREE) },
 	{ "free-interior-remote", free_interior_remote, true, false, ALL(INTERIOR) },
 	{ "free-unaligned", free_unaligned, true, false, ALL(INTERIOR) },
@@ -382,9 +373,8 @@ static void describe(const struct kit_child *o, char *buf, size_t cap)
 
 /* --- Modes -------------------------------------------------------------------------------- */
 
-/* Cases run on heapkit (lib, or the region instance), asserted for level; caught counts aborts. */
-static int run_asserted(enum target t, const char *lib, int level, const char *label, int *caught, int *total,
-			enum result *got)
+/* Cases run on heapkit (lib, or the region instance), asserted; caught counts aborts. */
+static int run_asserted(enum target t, const char *lib, const char *label, int *caught, int *total, enum result *got)
 {
 	int bad = 0, k = 0;
 	*caught = *total = 0;
@@ -394,8 +384,8 @@ static int run_asserted(enum target t, const char *lib, int level, const char *l
 			struct kit_child o;
 			run_case(t, lib, c, sizes[s], &o);
 			int r = judge(&o);
-			int want = t == T_REGION && c->region ? c->region : c->level[level];
-			bool ok = r == (want & 0xf) || ((want & 0x10) && r == NOT_DETECTED);
+			enum result want = t == T_REGION && c->region ? c->region : c->want;
+			bool ok = r == (int)want;
 			char how[64];
 			describe(&o, how, sizeof how);
 			printf("%-10s %-18s %7s  %-20s %s", label, c->name, c->sized ? "" : "-",
@@ -403,8 +393,8 @@ static int run_asserted(enum target t, const char *lib, int level, const char *l
 			if (c->sized)
 				printf("  (%zu B)", sizes[s]);
 			if (!ok)
-				printf("\n  expected '%s'%s; %s; stdout: %s  stderr: %s", result_words[want & 0xf],
-				       want & 0x10 ? " or not detected" : "", how, o.out, o.err);
+				printf("\n  expected '%s'; %s; stdout: %s  stderr: %s", result_words[want], how, o.out,
+				       o.err);
 			printf("\n");
 			bad += !ok;
 			(*total)++;
@@ -443,30 +433,28 @@ static int run_glibc(enum seen *seen, int *caught, int *total)
 	return 0;
 }
 
-static int mode_table(const char *lib1, int level1, const char *lib2, int level2)
+static int mode_table(const char *lib)
 {
-	enum result g1[64], g2[64];
+	enum result got[64];
 	enum seen gl[64];
-	int c1, t1, c2, t2, cg, tg;
-	int bad = run_asserted(T_PRELOAD, lib1, level1, "release", &c1, &t1, g1);
-	bad += run_asserted(T_PRELOAD, lib2, level2, "full", &c2, &t2, g2);
+	int c, t, cg, tg;
+	int bad = run_asserted(T_PRELOAD, lib, "release", &c, &t, got);
 	run_glibc(gl, &cg, &tg);
-	printf("\n| case | size | HK_HARDEN=%d (default) | HK_HARDEN=%d | glibc |\n|---|---|---|---|---|\n", level1, level2);
+	printf("\n| case | size | heapkit (HK_HARDEN=1, the default) | glibc |\n|---|---|---|---|\n");
 	int k = 0;
 	for (size_t i = 0; i < NR_CASES; i++) {
-		const struct hcase *c = &cases[i];
-		for (size_t s = 0; s < (c->sized ? NR_SIZES : 1); s++, k++) {
+		const struct hcase *cs = &cases[i];
+		for (size_t s = 0; s < (cs->sized ? NR_SIZES : 1); s++, k++) {
 			char size[32] = "-";
-			if (c->sized)
+			if (cs->sized)
 				snprintf(size, sizeof size, "%zu", sizes[s]);
-			printf("| %s | %s | %s | %s | %s |\n", c->name, size, result_words[g1[k]], result_words[g2[k]],
-			       seen_words[gl[k]]);
+			printf("| %s | %s | %s | %s |\n", cs->name, size, result_words[got[k]], seen_words[gl[k]]);
 		}
 	}
-	printf("\ncaught with a message: HK_HARDEN=%d %d of %d, HK_HARDEN=%d %d of %d, glibc %d of %d "
-	       "(glibc: the %d cases that are misuses for it)\n", level1, c1, t1, level2, c2, t2, cg, tg, tg);
-	if (c2 < cg) {
-		printf("FAILED: HK_HARDEN=%d catches fewer cases than glibc\n", level2);
+	printf("\ncaught with a message: heapkit %d of %d, glibc %d of %d (glibc: the %d cases that are misuses for it)\n",
+	       c, t, cg, tg, tg);
+	if (c < cg) {
+		printf("FAILED: heapkit catches fewer cases than glibc\n");
 		bad++;
 	}
 	return bad ? 1 : 0;
@@ -501,17 +489,17 @@ int main(int argc, char **argv)
 	int caught, total;
 	if (argc == 5 && !strcmp(argv[1], "child"))
 		return child(argv[2], argv[3], strtoul(argv[4], NULL, 10));
-	if (argc == 4 && !strcmp(argv[1], "preload"))
-		return run_asserted(T_PRELOAD, argv[2], atoi(argv[3]), "preload", &caught, &total, NULL) ? 1 : 0;
-	if (argc == 3 && !strcmp(argv[1], "region"))
-		return run_asserted(T_REGION, NULL, atoi(argv[2]), "region", &caught, &total, NULL) ? 1 : 0;
+	if (argc == 3 && !strcmp(argv[1], "preload"))
+		return run_asserted(T_PRELOAD, argv[2], "preload", &caught, &total, NULL) ? 1 : 0;
+	if (argc == 2 && !strcmp(argv[1], "region"))
+		return run_asserted(T_REGION, NULL, "region", &caught, &total, NULL) ? 1 : 0;
 	if (argc == 2 && !strcmp(argv[1], "glibc")) {
 		run_glibc(NULL, &caught, &total);
 		printf("glibc: %d of %d cases caught\n", caught, total);
 		return 0;
 	}
-	if (argc == 6 && !strcmp(argv[1], "table"))
-		return mode_table(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
-	fprintf(stderr, "usage: harden preload LIB LEVEL | region LEVEL | glibc | table LIB1 LEVEL1 LIB2 LEVEL2\n");
+	if (argc == 3 && !strcmp(argv[1], "table"))
+		return mode_table(argv[2]);
+	fprintf(stderr, "usage: harden preload LIB | region | glibc | table LIB\n");
 	return 2;
 }

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "check.h"
+#include "shard/shard.h"   /* (shard_block_starts, the size classes) */
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -517,6 +518,40 @@ static void test_classes(void)
 	munmap(mem, len);
 }
 
+/* --- The block-start test: a multiplication for a division ------------------------------------ */
+
+/*
+ * shard_block_starts (the free fast path's boundary test, HK_HARDEN >= 1)
+ * against a division, for every size class: offsets at and around every
+ * block start of a page's capacity, offsets past it and "negative" offsets
+ * (a pointer before the page's first block wraps to 32 bits).
+ */
+static void test_block_starts(void)
+{
+	size_t checked = 0;
+	for (unsigned bin = 1; bin < SHARD_NR_BINS; bin++) {
+		struct shard_page pg = { .block_size = (uint32_t)shard_bin_size(bin) };
+		if (pg.block_size > (1u << SHARD_SEG_SHIFT_MAX))
+			break;
+		pg.block_magic = shard_block_magic(pg.block_size);
+		uint32_t bs = pg.block_size, n = (1u << SHARD_SEG_SHIFT_MAX) / bs;
+		for (uint32_t k = 0; k <= n + 1; k++) {
+			static const int32_t around[] = { -8, -1, 0, 1, 8, 16 };
+			for (size_t i = 0; i < sizeof around / sizeof around[0]; i++) {
+				uint32_t x = k * bs + (uint32_t)around[i];
+				for (uint32_t cap = n / 2; cap <= n; cap += n - n / 2) {
+					bool want = x % bs == 0 && x / bs < cap;
+					CHECKF(shard_block_starts(&pg, x, cap) == want, "block %u B, offset %u, %u carved", bs, x, cap);
+					checked++;
+				}
+			}
+		}
+		for (uint32_t back = 1; back <= 1u << 16; back <<= 1)
+			CHECKF(!shard_block_starts(&pg, 0u - back, n), "block %u B, offset -%u", bs, back);
+	}
+	printf("block-starts: %zu offsets agree with the division\n", checked);
+}
+
 /* --- Aligned allocation --------------------------------------------------------------- */
 
 static void test_aligned(void)
@@ -630,7 +665,7 @@ static const struct {
 	{ "tiny-grow", test_tiny_grow },         { "whole-2mib", test_whole_2mib },
 	{ "instances16", test_instances16 },     { "before-threads", test_before_threads },
 	{ "thread-exit", test_thread_exit },     { "destroy-detach", test_destroy_detach },
-	{ "classes", test_classes },             { "aligned", test_aligned },
+	{ "classes", test_classes },             { "block-starts", test_block_starts }, { "aligned", test_aligned },
 	{ "threads-migrate", test_threads_migrate }, { "peak", test_peak },
 };
 

@@ -5,7 +5,7 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/src/shard/shard.c)
   add_executable(test-shard test/shard.c)
   target_link_libraries(test-shard PRIVATE hkalloc)
   foreach(name tiny-grow whole-2mib instances16 before-threads thread-exit destroy-detach classes aligned
-          threads-migrate peak)
+          threads-migrate peak block-starts)
     add_test(NAME shard-${name} COMMAND test-shard ${name})
     set_tests_properties(shard-${name} PROPERTIES LABELS "shard;unit;tsan" TIMEOUT 120)
   endforeach()

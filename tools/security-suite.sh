@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Runs a public allocator security suite's test programs (GrapheneOS
-# hardened_malloc's test/ directory: one misuse per program, small and large
-# variants, C and C++) under several allocators and says what became of each
-# misuse: "message" (aborted, something on stderr), "SIGSEGV" (killed by a
-# fault), "ran on" (exit 0: not detected), or the status. The suite is not
-# part of heapkit: fetch it yourself and pass its test/ directory.
+# Runs a public allocator security suite's test programs under several
+# allocators and says what became of each case. Two suites are known; the
+# directory says which:
 #
-#   tools/security-suite.sh SUITE_TEST_DIR [NAME=LIB ...]
+# - mimalloc-bench's bench/security/ (a common.h that prints NOT_CAUGHT):
+#   every .c built three times, with ALLOCATION_SIZE 8, 4096 and 256 KiB
+#   (_small, _medium, _large), every .cc once at 4096, with the flags of the
+#   suite's CMakeLists.txt (Release: -O3). A case is caught, as the suite's
+#   own driver counts it, when it does not print NOT_CAUGHT and does not
+#   time out; caught cases are told apart as "message" (aborted, something
+#   on stderr), "SIGSEGV" (killed by a fault) or "held" (exit 0: a property
+#   the case checks held); "NOT_CAUGHT" and "late" (NOT_CAUGHT, then a
+#   failure) are not caught.
+# - GrapheneOS hardened_malloc's test/ directory (a test_smc.py): one
+#   misuse per program, small and large variants; "message", "SIGSEGV",
+#   "ran on" (exit 0: not detected) or the status. The cases test_smc.py
+#   calls misuses (a nonzero return code) are counted; the others must run
+#   cleanly. A program that needs the suite's own extensions is left out.
+#
+#   tools/security-suite.sh SUITE_DIR [NAME=LIB ...]
 #
 # NAME=LIB preloads LIB (an empty LIB: the system's malloc). Default:
 # glibc, build/libheapkit.so, build/libheapkit-checked.so and mimalloc.
-# Programs are built under $TMPDIR/hk-smc; a program that needs the suite's
-# own extensions (and does not build against glibc) is left out. The cases
-# the suite's own expectations (test_smc.py) call misuses (a nonzero return
-# code) are counted; the others are programs that must run cleanly.
+# Neither suite is part of heapkit: fetch it yourself. Programs are built
+# under $TMPDIR/hk-smc; each gets HK_SUITE_TIMEOUT seconds (default 10).
 set -u
-suite=${1:?usage: tools/security-suite.sh SUITE_TEST_DIR [NAME=LIB ...]}
+suite=${1:?usage: tools/security-suite.sh SUITE_DIR [NAME=LIB ...]}
 shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ $# -eq 0 ]; then
@@ -24,60 +34,139 @@ if [ $# -eq 0 ]; then
 		"mimalloc=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
 fi
 out=${TMPDIR:-/tmp}/hk-smc
+limit=${HK_SUITE_TIMEOUT:-10}
 mkdir -p "$out"
 
-# Every program and its expected return code in test_smc.py: misuses first.
-declare -A expect
-while read -r t rc; do expect[$t]=$rc; done < <(awk '/def test_/ { sub(/.*def test_/, ""); sub(/\(.*/, ""); name = $0 }
-	/returncode, / { rc = $0; sub(/.*returncode, /, "", rc); sub(/\).*/, "", rc); print name, rc }' "$suite/test_smc.py")
-programs=$(for t in "${!expect[@]}"; do echo "$t"; done | sort -t' ' -k1 | while read -r t; do
-	[ "${expect[$t]}" != 0 ] && echo "0 $t" || echo "1 $t"; done | sort | cut -d' ' -f2)
+# run_case PROGRAM LIB: sets rc, err (stderr, one line) and said (stdout)
+run_case() {
+	(cd "$out" && if [ -n "$2" ]; then LD_PRELOAD=$2 timeout "$limit" "./$1"; else timeout "$limit" "./$1"; fi \
+		>"$out/.stdout" 2>"$out/.stderr") 2>/dev/null
+	rc=$?
+	said=$(tr -d '\0' <"$out/.stdout")
+	err=$(head -c 400 "$out/.stderr" | tr '\n\0' '  ')
+}
 
-built=()
-for t in $programs; do
-	if [ -f "$suite/$t.c" ]; then
-		cc -std=gnu2x -O0 -D_GNU_SOURCE -w -o "$out/$t" "$suite/$t.c" -lpthread 2>/dev/null || continue
-	elif [ -f "$suite/$t.cc" ]; then
-		c++ -std=c++17 -fsized-deallocation -O0 -w -o "$out/$t" "$suite/$t.cc" 2>/dev/null || continue
-	else
-		continue
-	fi
-	built+=("$t")
-done
-
-printf '| case | suite expects |'
-for a in "$@"; do printf ' %s |' "${a%%=*}"; done
-printf '\n|---|---|'
-for a in "$@"; do printf -- '---|'; done
-printf '\n'
-declare -A msg segv ran clean
-nmis=0
-for t in "${built[@]}"; do [ "${expect[$t]}" != 0 ] && nmis=$((nmis + 1)); done
-for t in "${built[@]}"; do
-	case ${expect[$t]} in -6) e="abort" ;; -11) e="SIGSEGV" ;; 0) e="runs cleanly" ;; *) e=${expect[$t]} ;; esac
-	printf '| %s | %s |' "$t" "$e"
-	misuse=0
-	[ "${expect[$t]}" != 0 ] && misuse=1
-	for a in "$@"; do
-		name=${a%%=*} lib=${a#*=}
-		err=$(cd "$out" && if [ -n "$lib" ]; then LD_PRELOAD=$lib timeout 20 "./$t"; else timeout 20 "./$t"; fi 2>&1 >/dev/null)
-		rc=$?
-		if [ $rc -eq 134 ] && [ -n "$err" ]; then
-			r=message; msg[$name]=$((${msg[$name]:-0} + misuse))
-		elif [ $rc -eq 139 ]; then
-			r=SIGSEGV; segv[$name]=$((${segv[$name]:-0} + misuse))
-		elif [ $rc -eq 0 ]; then
-			r="ran on"; ran[$name]=$((${ran[$name]:-0} + misuse)); clean[$name]=$((${clean[$name]:-0} + 1 - misuse))
-		else
-			r="status $rc"
-		fi
-		printf ' %s |' "$r"
-	done
+table_head() {
+	printf '| case | %s |' "$1"
+	shift
+	for a in "$@"; do printf ' %s |' "${a%%=*}"; done
+	printf '\n|---|---|'
+	for a in "$@"; do printf -- '---|'; done
 	printf '\n'
-done
-printf '\n%d programs built, %d of them misuses.\n' "${#built[@]}" "$nmis"
-for a in "$@"; do
-	name=${a%%=*}
-	printf '%s: misuses: %d message, %d SIGSEGV, %d ran on; clean programs run cleanly: %d of %d\n' "$name" \
-		"${msg[$name]:-0}" "${segv[$name]:-0}" "${ran[$name]:-0}" "${clean[$name]:-0}" $((${#built[@]} - nmis))
-done
+}
+
+# --- mimalloc-bench bench/security ---------------------------------------------
+mimalloc_bench() {
+	local flags=(-O3 -DNDEBUG -Wno-free-nonheap-object -fno-inline -fno-builtin-inline -fno-inline-small-functions
+		-fno-ipa-pure-const -w)
+	local built=() f n s
+	for f in "$suite"/*.c; do
+		n=$(basename "$f" .c)
+		for s in small:8 medium:4096 'large:256*1024'; do
+			cc "${flags[@]}" "-DALLOCATION_SIZE=${s#*:}" -o "$out/${n}_${s%%:*}" "$f" 2>/dev/null &&
+				built+=("${n}_${s%%:*}")
+		done
+	done
+	for f in "$suite"/*.cc; do
+		n=$(basename "$f" .cc)
+		c++ -O3 -DNDEBUG -std=c++17 -fsized-deallocation -w -DALLOCATION_SIZE=4096 -o "$out/$n" "$f" 2>/dev/null &&
+			built+=("$n")
+	done
+	table_head "what the allocator did (caught: message, SIGSEGV, held)" "$@"
+	declare -A caught msg segv
+	local t a name lib r
+	for t in $(printf '%s\n' "${built[@]}" | sort); do
+		printf '| %s | |' "$t"
+		for a in "$@"; do
+			name=${a%%=*} lib=${a#*=}
+			run_case "$t" "$lib"
+			if [[ $said == *NOT_CAUGHT* ]]; then
+				[ "$rc" -eq 0 ] && r=NOT_CAUGHT || r="late ($rc)"
+			elif [ "$rc" -eq 124 ]; then
+				r=timeout
+			else
+				caught[$name]=$((${caught[$name]:-0} + 1))
+				if [ "$rc" -eq 134 ] && [ -n "$err" ]; then
+					r=message; msg[$name]=$((${msg[$name]:-0} + 1))
+				elif [ "$rc" -eq 139 ]; then
+					r=SIGSEGV; segv[$name]=$((${segv[$name]:-0} + 1))
+				elif [ "$rc" -eq 0 ]; then
+					r=held
+				else
+					r="status $rc"
+				fi
+			fi
+			printf ' %s |' "$r"
+		done
+		printf '\n'
+	done
+	printf '\n%d cases built.\n' "${#built[@]}"
+	for a in "$@"; do
+		name=${a%%=*}
+		printf '%s: caught %d of %d (%d with a message, %d by SIGSEGV)\n' "$name" "${caught[$name]:-0}" \
+			"${#built[@]}" "${msg[$name]:-0}" "${segv[$name]:-0}"
+	done
+}
+
+# --- hardened_malloc test/ ------------------------------------------------------
+hardened_malloc() {
+	# Every program and its expected return code in test_smc.py: misuses first.
+	declare -A expect
+	local t rc_ e
+	while read -r t rc_; do expect[$t]=$rc_; done < <(awk '/def test_/ { sub(/.*def test_/, ""); sub(/\(.*/, ""); name = $0 }
+		/returncode, / { rc = $0; sub(/.*returncode, /, "", rc); sub(/\).*/, "", rc); print name, rc }' "$suite/test_smc.py")
+	local programs
+	programs=$(for t in "${!expect[@]}"; do echo "$t"; done | while read -r t; do
+		[ "${expect[$t]}" != 0 ] && echo "0 $t" || echo "1 $t"; done | sort | cut -d' ' -f2)
+	local built=()
+	for t in $programs; do
+		if [ -f "$suite/$t.c" ]; then
+			cc -std=gnu2x -O0 -D_GNU_SOURCE -w -o "$out/$t" "$suite/$t.c" -lpthread 2>/dev/null || continue
+		elif [ -f "$suite/$t.cc" ]; then
+			c++ -std=c++17 -fsized-deallocation -O0 -w -o "$out/$t" "$suite/$t.cc" 2>/dev/null || continue
+		else
+			continue
+		fi
+		built+=("$t")
+	done
+	table_head "suite expects" "$@"
+	declare -A msg segv ran clean
+	local nmis=0 misuse a name lib r
+	for t in "${built[@]}"; do [ "${expect[$t]}" != 0 ] && nmis=$((nmis + 1)); done
+	for t in "${built[@]}"; do
+		case ${expect[$t]} in -6) e="abort" ;; -11) e="SIGSEGV" ;; 0) e="runs cleanly" ;; *) e=${expect[$t]} ;; esac
+		printf '| %s | %s |' "$t" "$e"
+		misuse=0
+		[ "${expect[$t]}" != 0 ] && misuse=1
+		for a in "$@"; do
+			name=${a%%=*} lib=${a#*=}
+			run_case "$t" "$lib"
+			if [ "$rc" -eq 134 ] && [ -n "$err" ]; then
+				r=message; msg[$name]=$((${msg[$name]:-0} + misuse))
+			elif [ "$rc" -eq 139 ]; then
+				r=SIGSEGV; segv[$name]=$((${segv[$name]:-0} + misuse))
+			elif [ "$rc" -eq 0 ]; then
+				r="ran on"; ran[$name]=$((${ran[$name]:-0} + misuse)); clean[$name]=$((${clean[$name]:-0} + 1 - misuse))
+			else
+				r="status $rc"
+			fi
+			printf ' %s |' "$r"
+		done
+		printf '\n'
+	done
+	printf '\n%d programs built, %d of them misuses.\n' "${#built[@]}" "$nmis"
+	for a in "$@"; do
+		name=${a%%=*}
+		printf '%s: misuses: %d message, %d SIGSEGV, %d ran on; clean programs run cleanly: %d of %d\n' "$name" \
+			"${msg[$name]:-0}" "${segv[$name]:-0}" "${ran[$name]:-0}" "${clean[$name]:-0}" $((${#built[@]} - nmis))
+	done
+}
+
+if grep -qs NOT_CAUGHT "$suite/common.h"; then
+	mimalloc_bench "$@"
+elif [ -f "$suite/test_smc.py" ]; then
+	hardened_malloc "$@"
+else
+	echo "security-suite: $suite is neither mimalloc-bench's bench/security nor hardened_malloc's test/" >&2
+	exit 2
+fi

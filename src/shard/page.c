@@ -187,7 +187,7 @@ static void page_extend(struct shard *sh, struct shard_segment *seg, struct shar
 	size_t n = SHARD_EXTEND_BYTES / pg->block_size;
 	if (n < 1)
 		n = 1;
-	if (n > pg->reserved - pg->capacity)
+	if (n > (size_t)pg->reserved - pg->capacity)
 		n = pg->reserved - pg->capacity;
 	uint8_t *b = (uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size;
 	for (size_t i = 0; i + 1 < n; i++, b += pg->block_size)
@@ -207,8 +207,10 @@ static void page_init(struct shard *sh, struct shard_segment *seg, unsigned idx,
 	pg->free = pg->local_free = NULL;
 	__atomic_store_n(&pg->xthread_free, 0, __ATOMIC_RELAXED);
 	pg->used = pg->capacity = 0;
-	pg->block_size = shard_bin_size(bin);
-	pg->reserved = (uint32_t)(bytes / pg->block_size);
+	pg->block_size = (uint32_t)shard_bin_size(bin);
+	pg->block_magic = shard_block_magic(pg->block_size);
+	pg->reserved = (uint16_t)(bytes / pg->block_size);
+	pg->area_at = (uint16_t)((shard_slot_area(sh, seg, idx) - (uintptr_t)seg) >> SHARD_AREA_SHIFT);
 	page_flags_set(pg, 0);
 	pg->bin = (uint8_t)bin;
 	pg->index = (uint8_t)idx;
@@ -598,8 +600,8 @@ hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *se
 	if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) != shard_thread_self() &&
 		      !(page_flags(pg) & PAGE_HAS_ALIGNED) && pg->bin != 0)) {
 		struct shard_block *b = p;
-		uint32_t off;
-		if (hk_likely(shard_block_offset(sh, seg, pg, a, pg->reserved, &off) && off == 0
+		/* (a before the page's blocks wraps to a quotient above any count) */
+		if (hk_likely(shard_block_starts(pg, (uint32_t)(a - page_area(sh, seg, pg)), pg->reserved)
 #if HK_HARDEN >= 1
 			      && !shard_word_looks_free((uintptr_t)b->next, b)
 #endif

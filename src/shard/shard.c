@@ -59,7 +59,10 @@ static void shard_geometry(struct shard *sh, unsigned seg_shift)
 	sh->seg_mask = ~(uintptr_t)(sh->seg_size - 1);
 	sh->page_shift = ps;
 	sh->nr_pages = 1u << (seg_shift - ps);
-	sh->seg_header = hk_align_up(sizeof(struct shard_segment) + sh->nr_pages * sizeof(struct shard_page), 64);
+	sh->seg_header = hk_align_up(sizeof(struct shard_segment) + sh->nr_pages * sizeof(struct shard_page),
+				      (size_t)1 << SHARD_AREA_SHIFT);
+	_Static_assert((1u << (SHARD_SEG_SHIFT_MAX - SHARD_AREA_SHIFT)) - 1 <= UINT16_MAX && SHARD_PAGE_SHIFT_MIN >= SHARD_AREA_SHIFT,
+		       "a page's area_at holds where its blocks start");
 	sh->small_max = ((size_t)1 << ps) >> SHARD_SMALL_FRAC_SHIFT;
 	sh->medium_max = sh->seg_size >> SHARD_MEDIUM_FRAC_SHIFT;
 	if (sh->medium_max < sh->small_max)

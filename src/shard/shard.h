@@ -118,19 +118,19 @@ _Static_assert(SHARD_SEG_SHIFT_MIN - SHARD_PAGE_SHIFT_MIN >= 2, "a small segment
 /* --- Blocks and pages ------------------------------------------------------ */
 
 /* --- Hardening ------------------------------------------------------------------
- * HK_HARDEN (CMake -DHK_HARDEN=0|1|2, default 1) says what the release build
+ * HK_HARDEN (CMake -DHK_HARDEN=0|1, default 1) says what the release build
  * checks (docs/safety.md, "The release build"):
  *   0  nothing on the fast paths: a bad pointer may fault inside free
  *   1  every pointer judged by heapkit's metadata before anything is read
  *      through it: the segment map (over the OS) or the instance's ranges and
- *      segment stamps (over a region); interior and foreign frees found
- *      wherever free takes its slow path; on every path, double frees of a
+ *      segment stamps (over a region); on every path, a pointer that is not
+ *      the start of a carved block (interior, unaligned, past the carved
+ *      ones: shard_block_starts, a multiplication) and a double free of a
  *      block still free (its first word decodes as a link: malloc clears it;
- *      confirmed on the page's lists) and frees off the 8-byte grid every
- *      block is on; free lists whose links are encoded (next ^ a per-process
- *      key ^ the block's address) and checked when popped, so a write after
- *      free cannot become a write anywhere
- *   2  also on the fast paths: interior frees (block boundary)
+ *      confirmed on the page's lists); free lists whose links are encoded
+ *      (next ^ a per-process key ^ the block's address) and checked when
+ *      popped, so a write after free cannot become a write anywhere
+ * (2, the old level with the boundary test, is level 1.)
  */
 #ifndef HK_HARDEN
 #define HK_HARDEN 1
@@ -249,18 +249,41 @@ struct shard_page {
 	struct shard_block *free;        /* malloc pops here; NULL sends it to the slow path */
 	struct shard_block *local_free;  /* the owner's frees */
 	uintptr_t xthread_free;          /* other threads' frees: atomic stack of blocks */
-	uint32_t used;                   /* blocks handed out and not back on free/local_free */
-	uint32_t capacity;               /* blocks carved so far (lists grow lazily) */
-	uint32_t reserved;               /* blocks that fit */
+	uint64_t block_magic;            /* shard_block_magic(block_size): division by a multiplication */
+	uint32_t block_size;             /* bytes per block */
+	uint16_t used;                   /* blocks handed out and not back on free/local_free */
+	uint16_t capacity;               /* blocks carved so far (lists grow lazily) */
+	uint16_t reserved;               /* blocks that fit */
+	uint16_t area_at;                /* where its first block is, from the segment's start, in 64 bytes */
 	uint8_t flags;                   /* PAGE_IN_FULL | PAGE_HAS_ALIGNED: free goes slow */
 	uint8_t bin;                     /* size class; 0 while the slot is unused */
 	uint8_t index;                   /* slot in its segment */
 	uint8_t slots;                   /* head: slots it spans; continuation: distance to the head */
-	size_t block_size;               /* bytes per block */
 	struct shard_page *next;         /* its bin's queue */
 	struct shard_page *prev;
 };
 _Static_assert(sizeof(struct shard_page) == 64, "a page header is one cache line");
+#define SHARD_AREA_SHIFT 6   /* a page's blocks start 64-byte aligned in their segment (the header is rounded up) */
+/* (the most blocks a page holds: a small page of 8-byte blocks; medium and large pages hold fewer) */
+_Static_assert(((1u << SHARD_PAGE_SHIFT_MAX) >> 3) <= UINT16_MAX, "block counts fit 16 bits");
+
+/* A page's block_magic: 2^64 / block_size, rounded up (block_size >= 2). */
+hk_inline uint64_t shard_block_magic(uint32_t block_size) { return UINT64_MAX / block_size + 1; }
+
+/*
+ * Whether x, an offset from pg's first block, starts one of its first n
+ * blocks: x divisible by the block size (x * magic wraps below magic) and
+ * the quotient (the high half of the product) below n. Exact for every
+ * 32-bit x (Lemire, Kaser and Kurz, "Faster remainder by direct
+ * computation", 2019; test-shard block-starts checks it against the
+ * division); an offset before the first block wraps to a quotient far above
+ * any count.
+ */
+hk_inline bool shard_block_starts(const struct shard_page *pg, uint32_t x, uint32_t n)
+{
+	unsigned __int128 m = (unsigned __int128)pg->block_magic * x;
+	return ((uint64_t)m < pg->block_magic) & ((uint64_t)(m >> 64) < n);
+}
 
 /* flags change only by the owner, but others read them: relaxed atomics. */
 hk_inline unsigned page_flags(const struct shard_page *pg) { return __atomic_load_n(&pg->flags, __ATOMIC_RELAXED); }
@@ -518,7 +541,8 @@ hk_inline bool shard_block_offset(const struct shard *sh, const struct shard_seg
 	uintptr_t area = shard_slot_area(sh, seg, pg->index);
 	if (a < area || a - area >= (uintptr_t)carved * pg->block_size)
 		return false;
-	*off = (uint32_t)(a - area) % (uint32_t)pg->block_size;
+	uint32_t x = (uint32_t)(a - area);
+	*off = x - (uint32_t)(((unsigned __int128)pg->block_magic * x) >> 64) * pg->block_size;
 	return true;
 }
 
@@ -693,29 +717,26 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size) { return _hk_sha
 /*
  * free: the owner pushes on the page's local list; another thread's block
  * on a known segment goes to _hk_shard_free_other (page.c); everything
- * else (a huge block, NULL, a pointer
- * heapkit does not know, a block that looks free (HK_HARDEN >= 1), a pointer
- * off a block boundary (HK_HARDEN 2)) is slow. The segment is judged known before
- * its header is read.
+ * else (a huge block, NULL, a pointer heapkit does not know and, with
+ * HK_HARDEN >= 1, a pointer that is not the start of a carved block or a
+ * block that looks free) is slow. The segment is judged known before its
+ * header is read.
  */
 hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask)
 {
 	uintptr_t base = (uintptr_t)p & seg_mask;
-	/* (HK_HARDEN >= 1: a pointer off the 8-byte grid of every block goes slow, to be named) */
-	if (hk_likely(base != (uintptr_t)p && !(HK_HARDEN >= 1 && ((uintptr_t)p & (SHARD_TINY - 1))) &&
-		      shard_seg_known(sh, p, base))) {
+	if (hk_likely(base != (uintptr_t)p && shard_seg_known(sh, p, base))) {
 		struct shard_segment *seg = (struct shard_segment *)base;
-		struct shard_page *pg = &seg->pages[((uintptr_t)p - base) >> seg->page_shift];
+		uintptr_t off = (uintptr_t)p - base;
+		struct shard_page *pg = &seg->pages[off >> seg->page_shift];
 		if (hk_likely(__atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() &&
 			      page_flags(pg) == 0)) {
 			struct shard_block *b = p;
-#if HK_HARDEN >= 2
-			/* on a block boundary among the carved blocks (an unused slot has none: the slow path refuses it) */
-			uint32_t off;
-			if (hk_unlikely(!shard_block_offset(sh, seg, pg, (uintptr_t)p, pg->capacity, &off) || off))
-				goto slow;
-#endif
 #if HK_HARDEN >= 1
+			/* the start of a carved block (an unused slot has none: the slow path refuses it) */
+			if (hk_unlikely(!shard_block_starts(pg, (uint32_t)off - ((uint32_t)pg->area_at << SHARD_AREA_SHIFT),
+							    pg->capacity)))
+				goto slow;
 			/* looks free already: the slow path confirms on the page's lists */
 			if (hk_unlikely(shard_word_looks_free((uintptr_t)b->next, b)))
 				goto slow;
