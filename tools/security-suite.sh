@@ -47,8 +47,8 @@ run_case() {
 }
 
 table_head() {
-	printf '| case | %s |' "$1"
-	shift
+	printf '| %s | %s |' "$1" "$2"
+	shift 2
 	for a in "$@"; do printf ' %s |' "${a%%=*}"; done
 	printf '\n|---|---|'
 	for a in "$@"; do printf -- '---|'; done
@@ -56,6 +56,20 @@ table_head() {
 }
 
 # --- mimalloc-bench bench/security ---------------------------------------------
+# A case's category, by its program's name.
+category() {
+	case $1 in
+	double_free*) echo "double free" ;;
+	invalid_free*) echo "invalid free (stack, alloca, far, close, interior, unaligned)" ;;
+	*delete*) echo "C++ new/delete form or size mismatch" ;;
+	*_memcpy_*) echo "overflow or underflow by memcpy (1 B, 32 B, 1 MiB)" ;;
+	one_byte_* | 32_byte_* | one_mbyte_*) echo "overflow or underflow by a write (1 B, 32 B, 1 MiB)" ;;
+	write_after_free*) echo "write after free" ;;
+	*zero_size*) echo "access to a malloc(0) block" ;;
+	*) echo "properties (no reuse, zeroing, NX heap, impossible size)" ;;
+	esac
+}
+
 mimalloc_bench() {
 	local flags=(-O3 -DNDEBUG -Wno-free-nonheap-object -fno-inline -fno-builtin-inline -fno-inline-small-functions
 		-fno-ipa-pure-const -w)
@@ -72,11 +86,14 @@ mimalloc_bench() {
 		c++ -O3 -DNDEBUG -std=c++17 -fsized-deallocation -w -DALLOCATION_SIZE=4096 -o "$out/$n" "$f" 2>/dev/null &&
 			built+=("$n")
 	done
-	table_head "what the allocator did (caught: message, SIGSEGV, held)" "$@"
-	declare -A caught msg segv
-	local t a name lib r
+	printf 'Per case (caught: message, SIGSEGV or held; not caught: NOT_CAUGHT, late or timeout):\n\n'
+	table_head case category "$@"
+	declare -A caught msg segv ncat catcaught catmsg
+	local t a name lib r cat
 	for t in $(printf '%s\n' "${built[@]}" | sort); do
-		printf '| %s | |' "$t"
+		cat=$(category "$t")
+		printf '| %s | %s |' "$t" "$cat"
+		ncat[$cat]=$((${ncat[$cat]:-0} + 1))
 		for a in "$@"; do
 			name=${a%%=*} lib=${a#*=}
 			run_case "$t" "$lib"
@@ -86,8 +103,10 @@ mimalloc_bench() {
 				r=timeout
 			else
 				caught[$name]=$((${caught[$name]:-0} + 1))
+				catcaught[$cat/$name]=$((${catcaught[$cat/$name]:-0} + 1))
 				if [ "$rc" -eq 134 ] && [ -n "$err" ]; then
 					r=message; msg[$name]=$((${msg[$name]:-0} + 1))
+					catmsg[$cat/$name]=$((${catmsg[$cat/$name]:-0} + 1))
 				elif [ "$rc" -eq 139 ]; then
 					r=SIGSEGV; segv[$name]=$((${segv[$name]:-0} + 1))
 				elif [ "$rc" -eq 0 ]; then
@@ -100,7 +119,19 @@ mimalloc_bench() {
 		done
 		printf '\n'
 	done
-	printf '\n%d cases built.\n' "${#built[@]}"
+	printf '\nPer category, cases caught (of them with a message):\n\n'
+	table_head category cases "$@"
+	while read -r cat; do
+		printf '| %s | %d |' "$cat" "${ncat[$cat]}"
+		for a in "$@"; do
+			name=${a%%=*}
+			printf ' %d (%d) |' "${catcaught[$cat/$name]:-0}" "${catmsg[$cat/$name]:-0}"
+		done
+		printf '\n'
+	done < <(printf '%s\n' "${!ncat[@]}" | sort)
+	printf '| **all** | %d |' "${#built[@]}"
+	for a in "$@"; do printf ' **%d** (%d) |' "${caught[${a%%=*}]:-0}" "${msg[${a%%=*}]:-0}"; done
+	printf '\n\n%d cases built.\n' "${#built[@]}"
 	for a in "$@"; do
 		name=${a%%=*}
 		printf '%s: caught %d of %d (%d with a message, %d by SIGSEGV)\n' "$name" "${caught[$name]:-0}" \
@@ -129,7 +160,7 @@ hardened_malloc() {
 		fi
 		built+=("$t")
 	done
-	table_head "suite expects" "$@"
+	table_head case "suite expects" "$@"
 	declare -A msg segv ran clean
 	local nmis=0 misuse a name lib r
 	for t in "${built[@]}"; do [ "${expect[$t]}" != 0 ] && nmis=$((nmis + 1)); done
