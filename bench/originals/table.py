@@ -7,7 +7,9 @@ to a baseline allocator (default mimalloc), median over the repetitions with min
 A ratio is taken per repetition (the runs of one repetition are interleaved, so they share the machine's
 state), then summarised: median (min-max).  Below 1.00 is better than the baseline.  The baseline's
 columns give its own median time (s) and peak RSS (MiB).  A program with a failed run shows FAIL for that
-allocator and is left out of that allocator's geomean.  The exit status is 1 when the CSV is malformed.
+allocator and is left out of that allocator's geomean; one where the baseline failed a run shows the other
+allocators' ratios over the repetitions where both ran, marked "(baseline failed k of n)", and is left out of
+every geomean.  The exit status is 1 when the CSV is malformed.
 """
 import argparse
 import csv
@@ -90,6 +92,10 @@ def geomean(xs):
 
 def render(rows, baseline="mimalloc", metric="wall", allocs=None):
     s = summarise(rows, baseline, metric)
+    runs_of = {}   # the baseline's runs per program: {rep: row}
+    for d in rows:
+        if d["alloc"] == baseline:
+            runs_of.setdefault((d["program"], d["threads"]), {})[d["rep"]] = d
     present = {d["alloc"] for d in rows}
     if baseline not in present:
         raise ValueError("no %s rows: it is the baseline" % baseline)
@@ -120,6 +126,7 @@ def render(rows, baseline="mimalloc", metric="wall", allocs=None):
     for prog, threads in progs:
         res = s[(prog, threads)]
         b = res.get(baseline)
+        base_failed = sum(d["status"] != "ok" for d in runs_of.get((prog, threads), {}).values())
         if b and b["abs"] and not b["fail"]:
             row = [label(prog, threads, len(threads_of[prog]) > 1), "%.3g" % b["abs"][0], "%.1f" % (b["abs"][1] / 1024)]
         else:
@@ -130,6 +137,9 @@ def render(rows, baseline="mimalloc", metric="wall", allocs=None):
                 row += ["—", "—"]
             elif r["fail"]:
                 row += ["FAIL", "FAIL"]
+            elif base_failed:
+                note = " (baseline failed %d of %d)" % (base_failed, len(runs_of[(prog, threads)]))
+                row += [cell(r["time"]) + note, cell(r["rss"]) + note]
             else:
                 row += [cell(r["time"]), cell(r["rss"])]
                 if r["time"]:

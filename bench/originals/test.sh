@@ -112,6 +112,21 @@ geo = [l for l in lines if l.startswith("| **geomean**")][0].split("|")
 assert "(18)" in geo[4], geo              # heapkit: 18 programs, the failed one left out
 assert "(19)" in geo[6] and 0.9 < float(geo[7].strip(" *")) < 1.1, geo  # jemalloc: like mimalloc
 EOF
+# A program whose baseline failed a run: ratios over the runs where both ran, marked, out of every geomean.
+cat >"$w/basefail.csv" <<'EOF'
+program,args,alloc,threads,rep,wall_s,cpu_s,peak_rss_kib,status
+a,,heapkit,1,0,1.0,1.0,1024,ok
+a,,mimalloc,1,0,2.0,2.0,2048,ok
+b,,heapkit,1,0,1.0,1.0,1024,ok
+b,,mimalloc,1,0,10.0,10.0,1024,ok
+a,,heapkit,1,1,1.0,1.0,1024,ok
+a,,mimalloc,1,1,2.0,2.0,2048,ok
+b,,heapkit,1,1,1.0,1.0,1024,ok
+b,,mimalloc,1,1,75.0,0.0,0,fail
+EOF
+python3 "$here/table.py" "$w/basefail.csv" >"$w/basefail.md" || fail "table.py on a baseline failure"
+grep '^| b |' "$w/basefail.md" | grep -q '| 0.10 (baseline failed 1 of 2) |' || fail "baseline failure row: $(cat "$w/basefail.md")"
+grep '^| \*\*geomean' "$w/basefail.md" | grep -q '\*\*0.50\*\* (1)' || fail "baseline failure geomean: $(cat "$w/basefail.md")"
 # A malformed CSV is refused with a message.
 printf 'program,alloc\nx,y\n' >"$w/bad.csv"
 if python3 "$here/table.py" "$w/bad.csv" 2>"$w/bad.err"; then fail "bad CSV accepted"; fi

@@ -40,6 +40,12 @@ extern "C" {
  * needed; the range stays mapped and usable, and may read as zero or as its
  * old contents afterwards (the OS takes the memory back: MADV_DONTNEED).
  *
+ * protect is optional too (NULL where the source has no page protection):
+ * it makes the whole pages of [p, p + len), inside a range map returned, no
+ * access (open 0) or readable and writable again (open 1); 0 on success,
+ * -1 when the OS refused (then nothing changed that matters: the caller
+ * treats the range as it was).
+ *
  * None of them changes errno (the hosted source saves and restores it around
  * mmap, munmap, mremap and madvise), so free and its slow paths keep the
  * caller's errno without help, and a failure is said by the NULL alone.
@@ -50,6 +56,7 @@ struct hk_page_source {
 	void *ctx;                /* the source's own state */
 	void *(*remap)(struct hk_page_source *s, void *p, size_t old_len, size_t new_len, size_t align);
 	void (*purge)(struct hk_page_source *s, void *p, size_t len);
+	int (*protect)(struct hk_page_source *s, void *p, size_t len, int open);
 };
 
 /* The OS as a page source (mmap); NULL where there is no OS. */

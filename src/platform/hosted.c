@@ -80,7 +80,16 @@ static void os_purge(struct hk_page_source *s, void *p, size_t len)
 	errno = saved;
 }
 
-static struct hk_page_source os_pages = { os_map, os_unmap, NULL, os_remap, os_purge };
+static int os_protect(struct hk_page_source *s, void *p, size_t len, int open)
+{
+	(void)s;
+	int saved = errno;
+	int rc = mprotect(p, len, open ? PROT_READ | PROT_WRITE : PROT_NONE);
+	errno = saved;
+	return rc == 0 ? 0 : -1;
+}
+
+static struct hk_page_source os_pages = { os_map, os_unmap, NULL, os_remap, os_purge, os_protect };
 
 struct hk_page_source *_hk_os_pages(void) { return &os_pages; }
 

@@ -134,6 +134,12 @@ static void wrap_purge(struct hk_page_source *s, void *p, size_t len)
 	map_inner->purge(map_inner, p, len);
 }
 
+static int wrap_protect(struct hk_page_source *s, void *p, size_t len, int open)
+{
+	(void)s;
+	return map_inner->protect(map_inner, p, len, open);
+}
+
 static struct hk_page_source map_source;
 
 /*
@@ -158,7 +164,8 @@ struct hk_page_source *_hk_shard_map_source(struct hk_page_source *os)
 		return NULL;
 	map_inner = os;
 	map_source = (struct hk_page_source){ wrap_map, wrap_unmap, os->ctx, os->remap ? wrap_remap : NULL,
-					      os->purge ? wrap_purge : NULL };
+					      os->purge ? wrap_purge : NULL,
+					      os->protect ? wrap_protect : NULL };
 	map_bytes = t;
 	__atomic_store_n(&_hk_shard_map_bytes, (const uint8_t *)t, __ATOMIC_RELEASE);
 	__atomic_store_n(&_hk_shard_map_mask, SHARD_MAP_ENTRIES - 1, __ATOMIC_RELEASE);

@@ -181,12 +181,17 @@ void _hk_shard_page_collect(struct shard_page *pg)
 	}
 }
 
-/* Carve up to SHARD_EXTEND_BYTES more blocks onto free (which is empty). */
+/*
+ * Carve up to SHARD_EXTEND_BYTES more blocks onto free (which is empty), two
+ * at least: the block a program frees is then not the very next one its
+ * malloc of that size gets (frees wait on local_free until free runs dry),
+ * for big blocks too.
+ */
 static void page_extend(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
 {
 	size_t n = SHARD_EXTEND_BYTES / pg->block_size;
-	if (n < 1)
-		n = 1;
+	if (n < 2)
+		n = 2;
 	if (n > (size_t)pg->reserved - pg->capacity)
 		n = pg->reserved - pg->capacity;
 	uint8_t *b = (uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size;
@@ -251,17 +256,40 @@ size_t _hk_shard_reserve(struct shard *sh, size_t n)
 	return got;
 }
 
+/*
+ * Open seg's first end bytes to access. Over a page source with protect, a
+ * fresh small segment is left without access past its first
+ * SHARD_OPEN_STEP (the header and the first pages): page slots open, a step
+ * at a time, as pages come to use them, so a far overflow or underflow from
+ * a block into the segment's unused part faults at the write. False when
+ * the OS refused (no memory: the caller fails as for a failed map).
+ */
+static bool segment_open(struct shard *sh, struct shard_segment *seg, size_t end)
+{
+	if (!seg->open_end || end <= seg->open_end)
+		return true;
+	size_t to = hk_align_up(end, SHARD_OPEN_STEP);
+	if (to > sh->seg_size)
+		to = sh->seg_size;
+	if (sh->src->protect(sh->src, (char *)seg + seg->open_end, to - seg->open_end, 1) != 0)
+		return false;
+	seg->open_end = to == sh->seg_size ? 0 : (uint32_t)to;
+	return true;
+}
+
 /* A segment for h, from the cache or the page source; NULL when none. */
 static struct shard_segment *segment_alloc(struct shard_heap *h, unsigned kind)
 {
 	struct shard *sh = h->inst;
 	struct shard_segment *seg = NULL;
+	uint32_t open_end = 0;
 	hk_lock(&sh->lock);
 	if (sh->cache) {
 		seg = sh->cache;
 		sh->cache = seg->next;
 		sh->nr_cached--;
 		sh->ctr.cache_hits++;
+		open_end = seg->open_end;
 	}
 	hk_unlock(&sh->lock);
 	if (!seg) {
@@ -269,9 +297,19 @@ static struct shard_segment *segment_alloc(struct shard_heap *h, unsigned kind)
 		if (!seg)
 			return NULL;
 		__atomic_fetch_add(&sh->ctr.seg_maps, 1, __ATOMIC_RELAXED);
+		size_t start = hk_align_up(sh->seg_header, SHARD_OPEN_STEP);
+		if (kind == SEG_SMALL && sh->src->protect && start < sh->seg_size &&
+		    sh->src->protect(sh->src, (char *)seg + start, sh->seg_size - start, 0) == 0)
+			open_end = (uint32_t)start;
 	}
 	hk_assert(((uintptr_t)seg & ~sh->seg_mask) == 0);
 	memset(seg, 0, sh->seg_header);
+	seg->open_end = open_end;
+	if (kind == SEG_LARGE && !segment_open(sh, seg, sh->seg_size)) {
+		sh->src->unmap(sh->src, seg, sh->seg_size);
+		__atomic_fetch_add(&sh->ctr.seg_unmaps, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
 	seg->stamp = shard_seg_stamp(seg);
 	seg->heap = h;
 	seg->kind = (uint8_t)kind;
@@ -418,6 +456,8 @@ static struct shard_page *page_fresh(struct shard_heap *h, unsigned bin)
 			heap_small_segs_push(h, seg);
 			idx = 0;
 		}
+		if (!segment_open(sh, seg, (size_t)((unsigned)idx + span) << sh->page_shift))
+			return NULL;
 		page_init(sh, seg, (unsigned)idx, bin, span);
 		if (!seg->free_mask)
 			heap_small_segs_remove(h, seg);

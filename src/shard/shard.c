@@ -125,7 +125,7 @@ hk_alloc_t *hk_shard_create(void *base, size_t len)
 	}
 	memset(sh, 0, sizeof *sh);
 	sh->buddy = buddy;
-	sh->region_src = (struct hk_page_source){ buddy_map, buddy_unmap, buddy, NULL, NULL };
+	sh->region_src = (struct hk_page_source){ buddy_map, buddy_unmap, buddy, NULL, NULL, NULL };
 	sh->src = &sh->region_src;
 #else
 	/* No buddy in this build: metadata in the region, segments from the OS. */

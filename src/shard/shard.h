@@ -64,6 +64,7 @@
 #define SHARD_LARGE_FRAC_SHIFT 2                              /* large classes <= segment / 4 */
 #define SHARD_LARGE_MAX_MAX (1u << (SHARD_SEG_SHIFT_MAX - SHARD_LARGE_FRAC_SHIFT)) /* 1 MiB */
 #define SHARD_EXTEND_BYTES 4096u                              /* free list grows 4 KiB at a time */
+#define SHARD_OPEN_STEP ((size_t)256 << 10)                   /* a protected segment opens 256 KiB at a time */
 #define SHARD_PURGE_DELAY_MS 25                               /* a free page slot's memory goes back 25-50 ms after */
 #define SHARD_CACHE_OS 8                                      /* empty segments kept over the OS .. */
 #define SHARD_CACHE_DELAY_MS 100                              /* .. for 100-125 ms */
@@ -312,7 +313,7 @@ struct shard_segment {
 	uint8_t kind;                    /* SEG_SMALL or SEG_LARGE */
 	uint8_t page_shift;              /* log2 of a page: small pages, or the segment */
 	uint16_t nr_pages;               /* page slots */
-	uint32_t pad;
+	uint32_t open_end;               /* bytes from its start open to access; 0: all (page sources with protect) */
 	uint64_t free_mask;              /* bit i: page slot i unused */
 	struct shard_segment *next;      /* heap's small_segs, or the abandoned list */
 	struct shard_segment *prev;
