@@ -46,6 +46,19 @@ run_case() {
 	err=$(head -c 400 "$out/.stderr" | tr '\n\0' '  ')
 }
 
+# outcome WORD: r from the last run_case: message, SIGSEGV, WORD (exit 0) or the status
+outcome() {
+	if [ "$rc" -eq 134 ] && [ -n "$err" ]; then
+		r=message
+	elif [ "$rc" -eq 139 ]; then
+		r=SIGSEGV
+	elif [ "$rc" -eq 0 ]; then
+		r=$1
+	else
+		r="status $rc"
+	fi
+}
+
 table_head() {
 	printf '| %s | %s |' "$1" "$2"
 	shift 2
@@ -104,16 +117,12 @@ mimalloc_bench() {
 			else
 				caught[$name]=$((${caught[$name]:-0} + 1))
 				catcaught[$cat/$name]=$((${catcaught[$cat/$name]:-0} + 1))
-				if [ "$rc" -eq 134 ] && [ -n "$err" ]; then
-					r=message; msg[$name]=$((${msg[$name]:-0} + 1))
+				outcome held
+				if [ "$r" = message ]; then
+					msg[$name]=$((${msg[$name]:-0} + 1))
 					catmsg[$cat/$name]=$((${catmsg[$cat/$name]:-0} + 1))
-				elif [ "$rc" -eq 139 ]; then
-					r=SIGSEGV; segv[$name]=$((${segv[$name]:-0} + 1))
-				elif [ "$rc" -eq 0 ]; then
-					r=held
-				else
-					r="status $rc"
 				fi
+				[ "$r" = SIGSEGV ] && segv[$name]=$((${segv[$name]:-0} + 1))
 			fi
 			printf ' %s |' "$r"
 		done
@@ -172,15 +181,12 @@ hardened_malloc() {
 		for a in "$@"; do
 			name=${a%%=*} lib=${a#*=}
 			run_case "$t" "$lib"
-			if [ "$rc" -eq 134 ] && [ -n "$err" ]; then
-				r=message; msg[$name]=$((${msg[$name]:-0} + misuse))
-			elif [ "$rc" -eq 139 ]; then
-				r=SIGSEGV; segv[$name]=$((${segv[$name]:-0} + misuse))
-			elif [ "$rc" -eq 0 ]; then
-				r="ran on"; ran[$name]=$((${ran[$name]:-0} + misuse)); clean[$name]=$((${clean[$name]:-0} + 1 - misuse))
-			else
-				r="status $rc"
-			fi
+			outcome "ran on"
+			case $r in
+			message) msg[$name]=$((${msg[$name]:-0} + misuse)) ;;
+			SIGSEGV) segv[$name]=$((${segv[$name]:-0} + misuse)) ;;
+			"ran on") ran[$name]=$((${ran[$name]:-0} + misuse)); clean[$name]=$((${clean[$name]:-0} + 1 - misuse)) ;;
+			esac
 			printf ' %s |' "$r"
 		done
 		printf '\n'
