@@ -697,6 +697,8 @@ def originals_section(rows, ids, baseline="mimalloc"):
     gm = defaultdict(list)
     for (p, args) in progs:
         b = cell[(p, args, baseline)]
+        # the baseline failed a run: its median is of the others; shown, marked, out of the geomean
+        base_failed = fails[(p, args, baseline)]
         h.append(f'<tr><td class="l">{esc(p)} <code>{esc(args)}</code></td>')
         for a in allocs:
             c = cell[(p, args, a)]
@@ -704,9 +706,11 @@ def originals_section(rows, ids, baseline="mimalloc"):
                 if c[kind] and b[kind]:
                     bm = median(b[kind])
                     m, lo, hi = median(c[kind]) / bm, min(c[kind]) / bm, max(c[kind]) / bm
-                    gm[(a, kind)].append(m)
+                    if not base_failed:
+                        gm[(a, kind)].append(m)
+                    note = f" <small>(baseline failed {base_failed}&times;)</small>" if base_failed else ""
                     style = heat_colour(m, lo, hi, min(b[kind]) / bm, max(b[kind]) / bm) if a != baseline else ""
-                    h.append(f'<td style="{style}">{fr(m)} <small>[{fr(lo)}&ndash;{fr(hi)}]</small></td>')
+                    h.append(f'<td style="{style}">{fr(m)} <small>[{fr(lo)}&ndash;{fr(hi)}]</small>{note}</td>')
                 elif fails[(p, args, a)]:
                     h.append('<td class="fail">FAIL</td>')
                 else:
