@@ -42,7 +42,7 @@ extern "C" {
  *
  * protect is optional too (NULL where the source has no page protection):
  * it makes the whole pages of [p, p + len), inside a range map returned, no
- * access (open 0) or readable and writable again (open 1); 0 on success,
+ * access (rw 0) or readable and writable again (rw 1); 0 on success,
  * -1 when the OS refused (then nothing changed that matters: the caller
  * treats the range as it was).
  *
@@ -56,7 +56,7 @@ struct hk_page_source {
 	void *ctx;                /* the source's own state */
 	void *(*remap)(struct hk_page_source *s, void *p, size_t old_len, size_t new_len, size_t align);
 	void (*purge)(struct hk_page_source *s, void *p, size_t len);
-	int (*protect)(struct hk_page_source *s, void *p, size_t len, int open);
+	int (*protect)(struct hk_page_source *s, void *p, size_t len, int rw);
 };
 
 /* The OS as a page source (mmap); NULL where there is no OS. */

@@ -80,11 +80,11 @@ static void os_purge(struct hk_page_source *s, void *p, size_t len)
 	errno = saved;
 }
 
-static int os_protect(struct hk_page_source *s, void *p, size_t len, int open)
+static int os_protect(struct hk_page_source *s, void *p, size_t len, int rw)
 {
 	(void)s;
 	int saved = errno;
-	int rc = mprotect(p, len, open ? PROT_READ | PROT_WRITE : PROT_NONE);
+	int rc = mprotect(p, len, rw ? PROT_READ | PROT_WRITE : PROT_NONE);
 	errno = saved;
 	return rc == 0 ? 0 : -1;
 }

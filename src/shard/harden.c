@@ -134,10 +134,10 @@ static void wrap_purge(struct hk_page_source *s, void *p, size_t len)
 	map_inner->purge(map_inner, p, len);
 }
 
-static int wrap_protect(struct hk_page_source *s, void *p, size_t len, int open)
+static int wrap_protect(struct hk_page_source *s, void *p, size_t len, int rw)
 {
 	(void)s;
-	return map_inner->protect(map_inner, p, len, open);
+	return map_inner->protect(map_inner, p, len, rw);
 }
 
 static struct hk_page_source map_source;
@@ -299,7 +299,7 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 	/* blocks carved so far (the owner's count; another thread, racing with it, bounds by what fits) */
 	uint32_t carved = __atomic_load_n(&seg->owner, __ATOMIC_RELAXED) == shard_thread_self() ? pg->capacity : pg->reserved;
 	uint32_t off;
-	if (hk_unlikely(!shard_block_offset(sh, seg, pg, a, carved, &off)))
+	if (hk_unlikely(!shard_block_offset(seg, pg, a, carved, &off)))
 		misuse(op, NEVER_RETURNED, p);
 	if (hk_unlikely(off != 0 && (HK_HARDEN >= 1 && (!(page_flags(pg) & PAGE_HAS_ALIGNED) || (a & (HK_MIN_ALIGN - 1))))))
 		misuse(op, INTERIOR, p);
@@ -334,7 +334,7 @@ bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f)
 {
 	struct shard_page *pg = f->pg;
 	uint32_t cap = __atomic_load_n(&f->seg->owner, __ATOMIC_RELAXED) == shard_thread_self() ? pg->capacity : pg->reserved;
-	uintptr_t area = shard_slot_area(sh, f->seg, pg->index), end = area + (uintptr_t)cap * pg->block_size;
+	uintptr_t area = shard_page_area(f->seg, pg), end = area + (uintptr_t)cap * pg->block_size;
 	const struct shard_block *b = f->block;
 	return list_holds(area, end, pg->block_size, pg->free, b, cap) ||
 	       list_holds(area, end, pg->block_size, pg->local_free, b, cap) ||

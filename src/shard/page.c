@@ -31,11 +31,6 @@ static inline struct shard_page *page_head(struct shard_page *pg)
 	return (page_flags(pg) & PAGE_CONT) ? pg - pg->slots : pg;
 }
 
-static uintptr_t page_area(struct shard *sh, struct shard_segment *seg, struct shard_page *pg)
-{
-	return shard_slot_area(sh, seg, pg->index);
-}
-
 /* --- Page queues ---------------------------------------------------------------- */
 
 void _hk_shard_pq_remove(struct shard_pq *q, struct shard_page *pg)
@@ -194,11 +189,11 @@ static void page_extend(struct shard *sh, struct shard_segment *seg, struct shar
 		n = 1;
 	if (n > (size_t)pg->reserved - pg->capacity)
 		n = pg->reserved - pg->capacity;
-	uint8_t *b = (uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size;
+	uint8_t *b = (uint8_t *)shard_page_area(seg, pg) + (size_t)pg->capacity * pg->block_size;
 	for (size_t i = 0; i + 1 < n; i++, b += pg->block_size)
 		shard_link_set((struct shard_block *)b, (struct shard_block *)(b + pg->block_size));
 	shard_link_set((struct shard_block *)b, NULL);
-	pg->free = (struct shard_block *)((uint8_t *)page_area(sh, seg, pg) + (size_t)pg->capacity * pg->block_size);
+	pg->free = (struct shard_block *)((uint8_t *)shard_page_area(seg, pg) + (size_t)pg->capacity * pg->block_size);
 	pg->capacity += (uint32_t)n;
 }
 
@@ -576,7 +571,7 @@ static void *malloc_slow(struct shard *sh, size_t size)
 	struct shard_block *b = pg->free, *next = shard_link_get(b);
 #if HK_HARDEN >= 1
 	/* the slow path checks the whole page's bounds, not just the segment's */
-	uintptr_t area = page_area(sh, shard_page_segment(pg), pg);
+	uintptr_t area = shard_page_area(shard_page_segment(pg), pg);
 	if (hk_unlikely(next && ((uintptr_t)next - area >= (uintptr_t)pg->capacity * pg->block_size ||
 				 ((uintptr_t)next - area) % pg->block_size)))
 		_hk_shard_list_corrupt(pg, b);
@@ -641,7 +636,7 @@ hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *se
 		      !(page_flags(pg) & PAGE_HAS_ALIGNED) && pg->bin != 0)) {
 		struct shard_block *b = p;
 		/* (a before the page's blocks wraps to a quotient above any count) */
-		if (hk_likely(shard_block_starts(pg, (uint32_t)(a - page_area(sh, seg, pg)), pg->reserved)
+		if (hk_likely(shard_block_starts(pg, (uint32_t)(a - shard_page_area(seg, pg)), pg->reserved)
 #if HK_HARDEN >= 1
 			      && !shard_word_looks_free((uintptr_t)b->next, b)
 #endif

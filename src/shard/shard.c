@@ -350,7 +350,9 @@ static int page_check(struct shard *sh, struct shard_segment *seg, struct shard_
 		return _hk_check_fail(r, pg, "shard: page header overwritten (size class)");
 	if (pg->used > pg->capacity || pg->capacity > pg->reserved || pg->index >= seg->nr_pages)
 		return _hk_check_fail(r, pg, "shard: page counts inconsistent");
-	uintptr_t area = shard_slot_area(sh, seg, pg->index);
+	uintptr_t area = shard_page_area(seg, pg);
+	if (area != shard_slot_area(sh, seg, pg->index))
+		return _hk_check_fail(r, pg, "shard: page header overwritten (where its blocks start)");
 	long nf = list_count(area, pg, pg->free), nl = list_count(area, pg, pg->local_free);
 	if (nf < 0 || nl < 0)
 		return _hk_check_fail(r, pg, "shard: free list leaves its page (corrupted block link)");

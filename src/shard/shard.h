@@ -524,6 +524,12 @@ hk_inline uintptr_t shard_slot_area(const struct shard *sh, const struct shard_s
 	return (uintptr_t)seg + ((uintptr_t)i << seg->page_shift) + (i ? 0 : sh->seg_header);
 }
 
+/* Where page pg's blocks start (a page in use: a head, bin != 0); page_init sets area_at from shard_slot_area. */
+hk_inline uintptr_t shard_page_area(const struct shard_segment *seg, const struct shard_page *pg)
+{
+	return (uintptr_t)seg + ((uintptr_t)pg->area_at << SHARD_AREA_SHIFT);
+}
+
 /* The segment whose header holds page header pg. */
 hk_inline struct shard_segment *shard_page_segment(struct shard_page *pg)
 {
@@ -535,11 +541,11 @@ hk_inline struct shard_segment *shard_page_segment(struct shard_page *pg)
  * *off is its offset into its block (0: a block's start). Offsets in a
  * segment and block sizes fit 32 bits: the cheaper division.
  */
-hk_inline bool shard_block_offset(const struct shard *sh, const struct shard_segment *seg, const struct shard_page *pg,
-				  uintptr_t a, uint32_t carved, uint32_t *off)
+hk_inline bool shard_block_offset(const struct shard_segment *seg, const struct shard_page *pg, uintptr_t a,
+				  uint32_t carved, uint32_t *off)
 {
 	_Static_assert(SHARD_SEG_SHIFT_MAX < 32, "offsets in a segment fit 32 bits");
-	uintptr_t area = shard_slot_area(sh, seg, pg->index);
+	uintptr_t area = shard_page_area(seg, pg);
 	if (a < area || a - area >= (uintptr_t)carved * pg->block_size)
 		return false;
 	uint32_t x = (uint32_t)(a - area);
@@ -735,6 +741,7 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 			struct shard_block *b = p;
 #if HK_HARDEN >= 1
 			/* the start of a carved block (an unused slot has none: the slow path refuses it) */
+			/* (p - shard_page_area(seg, pg), from the offset in hand: two instructions fewer) */
 			if (hk_unlikely(!shard_block_starts(pg, (uint32_t)off - ((uint32_t)pg->area_at << SHARD_AREA_SHIFT),
 							    pg->capacity)))
 				goto slow;
