@@ -3,11 +3,11 @@
  * The release build's misuse checks (HK_HARDEN, docs/safety.md "The release
  * build"): each misuse runs in a child; the parent asserts its exact outcome
  * in a build with HK_HARDEN >= 1: an abort (SIGABRT) whose one-line message
- * holds the expected words and the address. A fault, or a child that runs
- * on, is never an accepted outcome, but for what the case says: a write far
- * past a block faults at the write itself over the OS ("fault at the
- * write", in the program, before heapkit says anything) and runs on over a
- * region.
+ * holds the expected words and the address. A fault the drop-in's handler
+ * names (a write far past or before a block, a malloc(0) address, heap run
+ * as code) is such a message too; a fault with no message, or a child that
+ * runs on, is never an accepted outcome, but where the case says so (over a
+ * region, which has no page protection and no handler).
  *
  *   harden preload LIB          every case through malloc/free with LD_PRELOAD=LIB
  *   harden region               every case on a shard instance over a region
@@ -278,20 +278,73 @@ static void write_after_free(size_t n)
 /*
  * A write 1 MiB past a block's end, in a fresh process: over the OS the
  * segment's unused part has no access (docs/safety.md), so the write
- * itself faults, in the program, not in heapkit.
+ * itself faults, in the program; the drop-in's fault handler names it (the
+ * address announced is the one written).
  */
 static void overflow_far(size_t n)
 {
 	char *p = m_malloc(n);
-	announce(p);
-	p[n - 1 + ((size_t)1 << 20)] ^= 'A';
+	char *x = p + n - 1 + ((size_t)1 << 20);
+	announce(x);
+	*x ^= 'A';
 	m_free(p);
 }
 
-enum result { NOT_DETECTED, NEVER_RETURNED, INTERIOR, DOUBLE_FREE, LIST_CORRUPT, FAULT_AT_WRITE };
+/* A write 1 MiB before a block: below the first segment nothing is mapped (over the OS; a region: not run). */
+static void underflow_far(size_t n)
+{
+	char *p = m_malloc(n);
+	char *x = p - ((size_t)1 << 20);
+	announce(x);
+	*x ^= 'A';
+	m_free(p);
+}
+
+/* malloc(0): an address with no usable byte, read or written; freed twice. */
+static void zero_read(size_t n)
+{
+	(void)n;
+	volatile char *p = m_malloc(0);
+	announce((const void *)p);
+	if (*p == 'A')
+		say("read A\n");
+}
+
+static void zero_write(size_t n)
+{
+	(void)n;
+	volatile char *p = m_malloc(0);
+	announce((const void *)p);
+	*p = 'A';
+	m_free((void *)p);
+}
+
+static void zero_double_free(size_t n)
+{
+	(void)n;
+	char *p = m_malloc(0);
+	announce(p);
+	m_free(p);
+	m_free(p);
+}
+
+/* Code written into a block and called: a heap that is not executable faults at the call. */
+static void exec_heap(size_t n)
+{
+	unsigned char *p = m_malloc(n);
+	p[0] = 0xc3;   /* ret */
+	announce(p);
+	__builtin___clear_cache((char *)p, (char *)p + 1);
+	((void (*)(void))(uintptr_t)p)();
+}
+
+enum result { NOT_DETECTED, NEVER_RETURNED, INTERIOR, DOUBLE_FREE, LIST_CORRUPT, HEAP_OVERFLOW, HEAP_UNDERFLOW,
+	      ZERO_ACCESS, NOT_EXECUTABLE, FAULT_AT_WRITE };
 static const char *const result_words[] = { "not detected", "never returned", "middle of a block", "double free",
-					    "free list corrupted", "fault at the write" };
+					    "free list corrupted", "heap overflow", "heap underflow", "malloc(0) block",
+					    "not executable", "fault, no message" };
 #define AS_WANT (-1)   /* a case's region outcome: as over the OS */
+#define NOT_RUN (-2)   /* not run on a region (what lies below it is not heapkit's to say) */
 
 struct hcase {
 	const char *name;
@@ -325,8 +378,14 @@ static const struct hcase cases[] = {
 	{ "usable-stack", usable_stack, false, false, ALL(NEVER_RETURNED) },
 	{ "usable-interior", usable_interior, true, false, ALL(INTERIOR) },
 	{ "write-after-free", write_after_free, true, false, ALL(LIST_CORRUPT) },
-	/* a region has no page protection: the write lands in the region */
-	{ "overflow-far", overflow_far, true, false, ALL_REGION(FAULT_AT_WRITE, NOT_DETECTED) },
+	/* a region has no page protection: the write lands in the region; malloc(0) is a 1-byte block there */
+	{ "overflow-far", overflow_far, true, false, ALL_REGION(HEAP_OVERFLOW, NOT_DETECTED) },
+	{ "underflow-far", underflow_far, true, false, ALL_REGION(HEAP_UNDERFLOW, NOT_RUN) },
+	{ "zero-read", zero_read, false, false, ALL_REGION(ZERO_ACCESS, NOT_DETECTED) },
+	{ "zero-write", zero_write, false, false, ALL_REGION(ZERO_ACCESS, NOT_DETECTED) },
+	{ "zero-double-free", zero_double_free, false, false, ALL(DOUBLE_FREE) },
+	/* the region the child maps is not executable either; no handler there names the fault */
+	{ "exec-heap", exec_heap, true, false, ALL_REGION(NOT_EXECUTABLE, FAULT_AT_WRITE) },
 };
 #define NR_CASES (sizeof cases / sizeof cases[0])
 static const size_t sizes[] = { 8, 4096, 262144 };
@@ -379,7 +438,7 @@ static int judge(const struct kit_child *o)
 	const char *nl = strchr(o->err, '\n');
 	if (!nl || nl[1])
 		return -1;
-	for (int r = NEVER_RETURNED; r <= LIST_CORRUPT; r++)
+	for (int r = NEVER_RETURNED; r < FAULT_AT_WRITE; r++)
 		if (strstr(o->err, result_words[r]))
 			return r;
 	return -1;
@@ -404,6 +463,8 @@ static int run_asserted(enum target t, const char *lib, const char *label, int *
 		const struct hcase *c = &cases[i];
 		for (size_t s = 0; s < (c->sized ? NR_SIZES : 1); s++, k++) {
 			struct kit_child o;
+			if (t == T_REGION && c->region == NOT_RUN)
+				continue;
 			run_case(t, lib, c, sizes[s], &o);
 			int r = judge(&o);
 			enum result want = t == T_REGION && c->region != AS_WANT ? (enum result)c->region : c->want;

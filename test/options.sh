@@ -49,7 +49,7 @@ expect "stats: the true peak (2 MiB)" '^heapkit: memory in use .*peak ([2-9]|[1-
 # Verbose: what was loaded, its version, every option with its origin.
 run HEAPKIT_VERBOSE=1 HEAPKIT_PURGE_DELAY=-1 HEAPKIT_HUGE_CACHE=64m HEAPKIT_SEGMENT_CACHE=2
 expect "verbose: loaded" '^heapkit: libheapkit.so [0-9.]+ \(shard over OS pages.*\) loaded in pid [0-9]+$'
-count "verbose: every option listed" 9 '^heapkit: +HEAPKIT_[A-Z_]+=-?[0-9]+ +\((default|environment)\)'
+count "verbose: every option listed" 11 '^heapkit: +HEAPKIT_[A-Z_]+=-?[0-9]+ +\((default|environment)\)'
 expect "tunable: purge delay" '^heapkit: +HEAPKIT_PURGE_DELAY=-1 +\(environment\)'
 expect "tunable: huge cache in MiB" '^heapkit: +HEAPKIT_HUGE_CACHE=67108864 +\(environment\)'
 expect "tunable: segment cache" '^heapkit: +HEAPKIT_SEGMENT_CACHE=2 +\(environment\)'
@@ -61,6 +61,24 @@ readme=$(dirname "$0")/../README.md
 for name in $(sed -n 's/^heapkit: *\(HEAPKIT_[A-Z_]*\)=.*/\1/p' "$out"); do
 	grep -q "^| \`$name[=\`]" "$readme" && echo "ok   README documents $name" || { echo "FAIL README: no row for $name"; fails=$((fails + 1)); }
 done
+
+# malloc(0) and the fault report: named and aborted by default; a 1-byte block
+# with HEAPKIT_ZERO_TRAP=0; the plain fault with HEAPKIT_FAULT_REPORT=0; a
+# program's own SIGSEGV handler, installed in main, wins over heapkit's.
+# status WHAT WANT MODE VAR=VALUE...: the program's exit status (128 + signal when killed).
+status() {
+	what=$1 want=$2 mode=$3
+	shift 3
+	env "$@" LD_PRELOAD="$lib" "$prog" "$mode" >/dev/null 2>"$out"
+	got=$?
+	if [ "$got" -eq "$want" ]; then echo "ok   $what"; else echo "FAIL $what: status $got, expected $want"; sed 's/^/     /' "$out"; fails=$((fails + 1)); fi
+}
+status "zero trap: aborts" 134 zero-write
+expect "zero trap: named" '^heapkit: write into a malloc\(0\) block \(it has no usable bytes\) at 0x[0-9a-f]+$'
+status "zero trap off: a 1-byte block" 0 zero-write HEAPKIT_ZERO_TRAP=0
+status "fault report off: the plain fault" 139 zero-write HEAPKIT_FAULT_REPORT=0
+count "fault report off: nothing said" 0 'heapkit'
+status "the program's own handler wins" 7 own-handler
 
 # Failed requests, one line each, only when asked.
 run HEAPKIT_SHOW_ERRORS=1

@@ -6,9 +6,16 @@
  * overflowing calloc, a huge aligned block), and closes its stderr before
  * it exits, as coreutils' programs do, so the statistics at exit must find
  * their way to the terminal without it.
+ *
+ *   options_target zero-write    writes into a malloc(0) block (HEAPKIT_ZERO_TRAP,
+ *                                HEAPKIT_FAULT_REPORT decide what follows)
+ *   options_target own-handler   the same after installing its own SIGSEGV
+ *                                handler, which exits 7: the program's wins
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +32,34 @@ static void *free_half(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void own_handler(int sig)
 {
+	(void)sig;
+	_exit(7);
+}
+
+static int zero_write(int own)
+{
+	if (own) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = own_handler;
+		sigaction(SIGSEGV, &sa, NULL);
+	}
+	volatile size_t zero = 0;   /* (a constant 0 and the write would be refused by the compiler) */
+	volatile char *p = malloc(zero);
+	if (!p)
+		return 1;
+	*p = 'A';
+	free((void *)p);
+	printf("options-target: wrote into malloc(0)\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		return zero_write(!strcmp(argv[1], "own-handler"));
 	for (int i = 0; i < NBLOCKS; i++)
 		if (!(blocks[i] = malloc(BLOCK)))
 			return 1;

@@ -101,6 +101,32 @@ void _hk_write_error(const char *msg, size_t len);
 /* Stop the program after a fatal error has been written. */
 __attribute__((noreturn)) void _hk_abort(void);
 
+/* --- Hosted only -------------------------------------------------------------- */
+#if defined(HK_HOSTED) && HK_HOSTED
+/*
+ * Addresses nothing may touch, for malloc(0): each one handed out is unique
+ * (never handed out again) and any read or write of it traps. NULL when none
+ * are left (64 arenas of 1 Mi addresses, reserved as used): the caller then
+ * serves a real block. _hk_zero_state says what a is; _hk_zero_free marks a
+ * live one freed and returns its state before.
+ */
+enum hk_zero { HK_ZERO_NOT_OURS, HK_ZERO_LIVE, HK_ZERO_FREED, HK_ZERO_NEVER };
+void *_hk_zero_alloc(void);
+enum hk_zero _hk_zero_state(uintptr_t a);
+enum hk_zero _hk_zero_free(const void *p);
+
+/*
+ * The drop-ins' fault reports: one SIGSEGV handler, installed by the first
+ * _hk_fault_namer_add if SIGSEGV still has its default action. On a fault
+ * each namer is asked about the address (access: HK_FAULT_WRITE and/or
+ * HK_FAULT_EXEC); one that knows it writes its line and aborts; if none
+ * does, the default action takes the process when the access faults again.
+ */
+#define HK_FAULT_WRITE 1u
+#define HK_FAULT_EXEC 2u
+void _hk_fault_namer_add(void (*namer)(uintptr_t addr, unsigned access));
+#endif
+
 #ifdef __cplusplus
 }
 #endif

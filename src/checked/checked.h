@@ -40,6 +40,8 @@ extern const struct hk_alloc_ops _hk_checked_ops;
 #if defined(HK_HAVE_SHARD) && defined(HK_HOSTED) && HK_HOSTED
 /* The shard allocator over OS pages: the drop-in's instance (src/shard). */
 extern hk_alloc_t *_hk_shard_os_instance(void);
+/* shard's fault namer (src/shard/harden.c), which the checked drop-in's handler asks after its own. */
+extern void _hk_shard_fault_name(uintptr_t a, unsigned access);
 /*
  * A process-wide checked instance over _hk_shard_os_instance(), created on
  * first use (thread-safe); libheapkit-checked.so routes every call here.

@@ -102,8 +102,8 @@ void _hk_ck_large_release(struct checked *c, const struct blk *b);
 bool _hk_ck_large_resize(struct checked *c, struct blk *b, size_t size);
 /* Give a live large block back at once (a realloc that moved it, destroy). */
 void _hk_ck_large_drop(struct checked *c, const struct blk *b);
-/* A unique address where no byte may be read or written (malloc(0)); 0 if none. */
-uintptr_t _hk_ck_zero_alloc(void);
+/* A unique address where no byte may be read or written (malloc(0), the platform's); 0 if none. */
+static inline uintptr_t _hk_ck_zero_alloc(void) { return (uintptr_t)_hk_zero_alloc(); }
 /* Record the calling stack; its id, or 0 (stacks off, depot full). */
 uint32_t _hk_ck_stack_save(void);
 /* Print a recorded stack (id != 0) or the current one (id 0) under a title. */

@@ -2,7 +2,7 @@
 /*
  * The checked drop-in's one instance (libheapkit-checked.so): a checked
  * wrapper over shard's OS instance, made on first use, with guard pages for
- * large blocks, the fault handler and the exit check (guard.c); the string
+ * large blocks, the fault handler (guard.c's namer, then shard's) and the exit check (guard.c); the string
  * functions' bounds checks reach it here, and fork holds its locks.
  */
 #include "checked/checked_impl.h"
@@ -43,8 +43,11 @@ hk_alloc_t *_hk_dropin_checked(void)
 	}
 	hk_unlock(&dropin_checked_lock);
 	/* after the unlock: loading the unwinder for stacks allocates through this instance */
-	if (created)
+	if (created) {
 		_hk_ck_dropin_hooks(to_checked(a));
+		/* then shard's: a fault in its segments' closed parts or near them, heap run as code */
+		_hk_fault_namer_add(_hk_shard_fault_name);
+	}
 	return a;
 }
 

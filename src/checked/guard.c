@@ -114,43 +114,6 @@ bool _hk_ck_large_resize(struct checked *c, struct blk *b, size_t size)
 	return true;
 }
 
-/* --- malloc(0): addresses where nothing may be read or written ----------------------- */
-
-#define ZERO_ARENA ((size_t)64 << 20)   /* reserved at a time, never backed */
-#define ZERO_ARENAS 64                  /* remembered for the fault handler */
-static uintptr_t zero_arena[ZERO_ARENAS];
-static unsigned nr_zero_arenas;
-static uintptr_t zero_next, zero_end;
-static hk_lock_t zero_lock = HK_LOCK_INIT;
-
-uintptr_t _hk_ck_zero_alloc(void)
-{
-	uintptr_t p = 0;
-	hk_lock(&zero_lock);
-	if (zero_next == zero_end && nr_zero_arenas < ZERO_ARENAS) {
-		void *a = mmap(NULL, ZERO_ARENA, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (a != MAP_FAILED) {
-			zero_arena[nr_zero_arenas++] = (uintptr_t)a;
-			zero_next = (uintptr_t)a;
-			zero_end = zero_next + ZERO_ARENA;
-		}
-	}
-	if (zero_next < zero_end) {
-		p = zero_next;
-		zero_next += HK_MIN_ALIGN;
-	}
-	hk_unlock(&zero_lock);
-	return p;
-}
-
-static bool in_zero_arena(uintptr_t a)
-{
-	for (unsigned i = 0; i < nr_zero_arenas; i++)
-		if (a - zero_arena[i] < ZERO_ARENA)
-			return true;
-	return false;
-}
-
 /* --- Stacks (HEAPKIT_BACKTRACE=1) ------------------------------------------------------- */
 
 #define STACK_FRAMES 12
@@ -249,15 +212,12 @@ static void fault_in_large(const struct blk *b, uintptr_t a, bool write, bool he
 	_hk_ck_die(what, (void *)b->p, b, true, (long)((intptr_t)a - (intptr_t)b->p));
 }
 
-static void on_fault(int sig, siginfo_t *si, void *ctx)
+/* The fault handler's namer (the platform's, src/platform/hosted.c): a malloc(0) address, a large block's guard or a held block. */
+static void checked_fault(uintptr_t a, unsigned access)
 {
-	uintptr_t a = (uintptr_t)si->si_addr;
-	bool write = false;
-#if defined(__x86_64__)
-	write = (((ucontext_t *)ctx)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
-#endif
+	bool write = (access & HK_FAULT_WRITE) != 0;
 	struct checked *c = hooked;
-	if (in_zero_arena(a)) {
+	if (_hk_zero_state(a) != HK_ZERO_NOT_OURS) {
 		struct blk z = { .p = hk_align_down(a, HK_MIN_ALIGN), .flags = BLK_ZERO };
 		_hk_ck_die(write ? "checked: write into a malloc(0) block" : "checked: read of a malloc(0) block",
 			   (void *)z.p, &z, true, (long)(a - z.p));
@@ -274,8 +234,6 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 				fault_in_large(b, a, write, true);
 		}
 	}
-	/* not heapkit's: the default action, when the access faults again */
-	signal(sig, SIG_DFL);
 }
 
 __attribute__((destructor)) static void checked_at_exit(void)
@@ -287,13 +245,7 @@ __attribute__((destructor)) static void checked_at_exit(void)
 void _hk_ck_dropin_hooks(struct checked *c)
 {
 	hooked = c;
-	struct sigaction old, sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_fault;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
-		sigaction(SIGSEGV, &sa, NULL);
+	_hk_fault_namer_add(checked_fault);
 	c->stacks = _hk_ck_stacks_wanted();
 }
 #endif

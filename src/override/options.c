@@ -40,6 +40,10 @@ static const struct opt table[HK_OPT_COUNT] = {
 				"bytes of freed huge blocks (> 1 MiB) kept for reuse" },
 	[HK_OPT_RESERVE] = { "RESERVE", OPT_BYTES, 0, 0, 1ll << 40,
 			     "bytes of segments mapped at start and never returned" },
+	[HK_OPT_ZERO_TRAP] = { "ZERO_TRAP", OPT_BOOL, 1, 0, 1,
+			       "malloc(0) returns an address where any read or write faults (0: a 1-byte block)" },
+	[HK_OPT_FAULT_REPORT] = { "FAULT_REPORT", OPT_BOOL, 1, 0, 1,
+				  "a fault at a heapkit address (malloc(0), overflow, NX heap) named on stderr" },
 };
 
 /* Names other heapkit libraries read: not ours to judge. */

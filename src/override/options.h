@@ -21,6 +21,8 @@ enum hk_opt_id {
 	HK_OPT_CACHE_DELAY,     /* ms an empty segment or huge mapping is kept */
 	HK_OPT_HUGE_CACHE,      /* bytes of freed huge mappings kept */
 	HK_OPT_RESERVE,         /* bytes of segments mapped at start and kept */
+	HK_OPT_ZERO_TRAP,       /* malloc(0): an address nothing may touch */
+	HK_OPT_FAULT_REPORT,    /* a SIGSEGV at a heapkit address named on stderr */
 	HK_OPT_COUNT
 };
 

@@ -67,8 +67,11 @@ static size_t dropin_zero_size(void *ctx) { return (void)ctx, 0; }
 
 #else
 
-#define DROPIN_ZERO_SIZE NULL   /* 1 byte: a block of the smallest class */
 #include "override/fast.h"   /* dropin_malloc, dropin_free */
+
+/* calloc(0): as malloc(0), an address nothing may touch (zero_trap), else 1 byte */
+static size_t dropin_zero_size(void *ctx) { return (void)ctx, OS->zero_trap ? 0 : 1; }
+#define DROPIN_ZERO_SIZE dropin_zero_size
 
 static inline size_t dropin_usable(void *p)
 {
@@ -95,7 +98,7 @@ static void *dropin_resize(void *ctx, void *p, size_t size)
 		HK_ANNOTATE_RESIZE(p, old, size);
 		return p;
 	}
-	if (size > OS->large_max && ((uintptr_t)p & ~OS_SEG_MASK) == 0) {
+	if (size > OS->large_max && old && ((uintptr_t)p & ~OS_SEG_MASK) == 0) {
 		/* a huge block: resized in its mapping, or its pages moved, no copy */
 		void *r = _hk_shard_huge_resize(OS, p, size);
 		if (r) {
@@ -116,12 +119,12 @@ static void *dropin_resize(void *ctx, void *p, size_t size)
 	return q;
 }
 
-/* align: a power of two above HK_MIN_ALIGN, within the limits. */
+/* align: a power of two above HK_MIN_ALIGN, within the limits; size 0 is a block of 1 byte (no malloc(0) address is so aligned). */
 static void *dropin_aligned(size_t align, size_t size)
 {
 	if (!_hk_shard_os_ensure())
 		return NULL;
-	void *p = _hk_shard_memalign(OS, align, size);
+	void *p = _hk_shard_memalign(OS, align, size ? size : 1);
 	if (p)
 		HK_ANNOTATE_MALLOC(p, size, 0);
 	return p;
@@ -297,6 +300,12 @@ static void dropin_options_apply(void)
 	OS->purge_never = delay < 0;
 	OS->purge_delay_ms = delay > 0 ? (uint32_t)delay : 1;
 	OS->purge_wake = _hk_option(HK_OPT_PURGE_THREAD) && delay >= 0 ? dropin_purge_wake : NULL;
+#if HK_HARDEN >= 1
+	/* (a malloc(0) address is told from a block by the judge, which HK_HARDEN=0 does not run) */
+	OS->zero_trap = _hk_option(HK_OPT_ZERO_TRAP) && OS->judge == SHARD_JUDGE_MAP;
+#endif
+	if (_hk_option(HK_OPT_FAULT_REPORT))
+		_hk_fault_namer_add(_hk_shard_fault_name);
 	__atomic_store_n(&OS->clock_ms, dropin_clock_ms, __ATOMIC_RELEASE);
 	long long reserve = _hk_option(HK_OPT_RESERVE);
 	if (reserve > 0) {

@@ -246,12 +246,15 @@ static bool region_of(struct shard *sh, uintptr_t p, uintptr_t *lo, uintptr_t *h
 }
 #endif
 
+#define ZERO_FREED "a malloc(0) block that is free already (double free)"
+
 /*
- * What p (not NULL) is: false for a huge block (the caller's huge path
- * checks its header); true with the segment, the page's head and the
- * block's start. Anything else aborts naming op and p.
+ * What p (not NULL) is: a huge block (the caller's huge path checks its
+ * header), a live malloc(0) address, or a segment's block, with the
+ * segment, the page's head and the block's start in *f. Anything else
+ * aborts naming op and p.
  */
-bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_found *f)
+enum shard_judged _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_found *f)
 {
 	/* a free before the first malloc (a pointer from before the preload): set up to judge it */
 	if (hk_unlikely(!__atomic_load_n(&sh->src, __ATOMIC_ACQUIRE)) && sh == &_hk_shard_os)
@@ -266,8 +269,17 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 		if (v == SHARD_MAP_HUGE) {
 			if (base != a)
 				misuse(op, INTERIOR, p);
-			return false;
+			return JUDGED_HUGE;
 		}
+#if defined(HK_HOSTED) && HK_HOSTED
+		if (v == SHARD_MAP_NONE && sh->zero_trap) {
+			enum hk_zero z = _hk_zero_state(a);
+			if (z == HK_ZERO_LIVE)
+				return JUDGED_ZERO;
+			if (z == HK_ZERO_FREED)
+				misuse(op, ZERO_FREED, p);
+		}
+#endif
 		if (v != SHARD_MAP_SEG || base == a)
 			misuse(op, NEVER_RETURNED, p);
 	} else if (judge == SHARD_JUDGE_REGION) {
@@ -279,14 +291,14 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 			/* a segment's header is no block; a huge block is a live buddy block (the buddy judges) */
 			if (stamped)
 				misuse(op, NEVER_RETURNED, p);
-			return false;
+			return JUDGED_HUGE;
 		}
 		if (!stamped)
 			misuse(op, NEVER_RETURNED, p);
 	} else
 #endif
 	if (base == a) {
-		return false;
+		return JUDGED_HUGE;
 	}
 	struct shard_segment *seg = (struct shard_segment *)base;
 	if (hk_unlikely(seg->kind == 0))
@@ -306,7 +318,17 @@ bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_fou
 	f->seg = seg;
 	f->pg = pg;
 	f->block = (struct shard_block *)(a - off);
-	return true;
+	return JUDGED_BLOCK;
+}
+
+void _hk_shard_zero_free(void *p)
+{
+#if defined(HK_HOSTED) && HK_HOSTED
+	if (_hk_zero_free(p) != HK_ZERO_LIVE)
+		misuse("free", ZERO_FREED, p);
+#else
+	(void)p;
+#endif
 }
 
 /* --- Double free ------------------------------------------------------------------------------ */
@@ -356,3 +378,90 @@ void _hk_shard_check_not_free(struct shard *sh, const struct shard_found *f, con
 	(void)sh;
 #endif
 }
+
+/* --- Faults named (the drop-in's SIGSEGV handler) -------------------------------------------
+ *
+ * A fault in the program at an address heapkit can place: a malloc(0)
+ * address, heap memory run as code, the closed part of a segment (an
+ * overflow from a block below it), or unmapped memory within 4 MiB below or
+ * past heapkit's mappings (an underflow or overflow that left them). One
+ * line, "heapkit: <access> ... at 0x<address>", then abort. Anything else
+ * is left to the default action. Reads only the map and segment headers,
+ * which stay mapped while the map names them.
+ */
+#if defined(HK_HOSTED) && HK_HOSTED
+static __attribute__((noreturn)) void fault_report(unsigned access, const char *what, uint64_t dist, const char *rel,
+						   uintptr_t ref, const char *tail, uintptr_t a)
+{
+	char buf[240];
+	size_t n = 0;
+	_hk_put(buf, sizeof buf, &n, access & HK_FAULT_WRITE ? "write " : "read ");
+	_hk_put(buf, sizeof buf, &n, what);
+	if (rel) {
+		char num[24];
+		size_t k = sizeof num;
+		num[--k] = 0;
+		do
+			num[--k] = (char)('0' + dist % 10);
+		while ((dist /= 10) && k);
+		_hk_put(buf, sizeof buf, &n, num + k);
+		_hk_put(buf, sizeof buf, &n, rel);
+		_hk_put_hex(buf, sizeof buf, &n, ref);
+	}
+	_hk_put(buf, sizeof buf, &n, tail);
+	buf[n] = 0;
+	_hk_fatal(buf, (const void *)a);
+}
+
+static unsigned map_at(uintptr_t a)
+{
+	return a >> SHARD_MAP_VA_BITS ? SHARD_MAP_NONE : __atomic_load_n(&map_bytes[a >> SHARD_MAP_SHIFT], __ATOMIC_ACQUIRE);
+}
+
+/* a lies in seg's closed part: name the nearest page in use below it. */
+static __attribute__((noreturn)) void fault_in_closed(unsigned access, const struct shard_segment *seg, uintptr_t a)
+{
+	unsigned i = (unsigned)((a - (uintptr_t)seg) >> seg->page_shift);
+	for (unsigned j = i < seg->nr_pages ? i + 1 : seg->nr_pages; j-- > 0;) {
+		const struct shard_page *pg = &seg->pages[j];
+		if (!pg->bin || (page_flags(pg) & PAGE_CONT))
+			continue;
+		uintptr_t end = shard_page_area(seg, pg) + (uintptr_t)pg->capacity * pg->block_size;
+		if (end <= a)
+			fault_report(access, "", a - end, " bytes past the last block carved on the page at ",
+				     shard_page_area(seg, pg), " (a heap overflow into a segment's closed part)", a);
+	}
+	fault_report(access, "in the closed part of heapkit's segment", 0, NULL, 0, " (a heap overflow?)", a);
+}
+
+void _hk_shard_fault_name(uintptr_t a, unsigned access)
+{
+	if (!map_bytes)
+		return;
+	enum hk_zero z = _hk_zero_state(a);
+	if (z != HK_ZERO_NOT_OURS)
+		_hk_fatal(access & HK_FAULT_WRITE ? (z == HK_ZERO_LIVE ? "write into a malloc(0) block (it has no usable bytes)"
+								       : "write into a malloc(0) block after it was freed")
+						  : (z == HK_ZERO_LIVE ? "read of a malloc(0) block (it has no usable bytes)"
+								       : "read of a malloc(0) block after it was freed"),
+			  (const void *)a);
+	unsigned v = map_at(a);
+	uintptr_t granule = (uintptr_t)1 << SHARD_MAP_SHIFT, g = a & ~(granule - 1);
+	if (v != SHARD_MAP_NONE && (access & HK_FAULT_EXEC))
+		_hk_fatal("execution of heap memory (heapkit's memory is not executable)", (const void *)a);
+	if (v == SHARD_MAP_SEG) {
+		const struct shard_segment *seg = (const struct shard_segment *)g;
+		if (seg->kind == SEG_SMALL && seg->open_end && a - g >= seg->open_end)
+			fault_in_closed(access, seg, a);
+		return;   /* an open part faults only for reasons of the program's own */
+	}
+	if (v == SHARD_MAP_HUGE)
+		fault_report(access, "past the end of a huge block's mapping (a heap overflow?)", 0, NULL, 0, "", a);
+	if (map_at(g + granule) != SHARD_MAP_NONE)
+		fault_report(access, "", g + granule - a, " bytes before heapkit's memory at ", g + granule,
+			     " (a heap underflow?)", a);
+	if (g >= granule && map_at(g - 1) != SHARD_MAP_NONE)
+		fault_report(access, "", a - g, " bytes past the end of heapkit's memory at ", g,
+			     " (a heap overflow?)", a);
+}
+#endif

@@ -558,8 +558,14 @@ static void *malloc_slow(struct shard *sh, size_t size)
 {
 	if (hk_unlikely(!sh->src) && !(sh == &_hk_shard_os && _hk_shard_os_ensure()))
 		return NULL;
-	if (size == 0)
+	if (size == 0) {
+#if defined(HK_HOSTED) && HK_HOSTED
+		void *z = sh->zero_trap ? _hk_zero_alloc() : NULL;
+		if (z)
+			return z;
+#endif
 		size = 1;
+	}
 	if (size > sh->large_max)
 		return _hk_shard_huge_alloc(sh, 0, size, NULL);
 	struct shard_heap *h = _hk_shard_heap_get(sh);
@@ -658,8 +664,12 @@ hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh)
 	if (!p)
 		return;
 	struct shard_found f;
-	if (!_hk_shard_judge(sh, p, "free", &f)) {
-		_hk_shard_huge_free(sh, p);
+	enum shard_judged j = _hk_shard_judge(sh, p, "free", &f);
+	if (j != JUDGED_BLOCK) {
+		if (j == JUDGED_ZERO)
+			_hk_shard_zero_free(p);
+		else
+			_hk_shard_huge_free(sh, p);
 		return;
 	}
 	_hk_shard_check_not_free(sh, &f, "free", p);
@@ -721,12 +731,13 @@ void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size)
 	return q;
 }
 
-/* Usable bytes at p (not NULL), judged for op ("realloc", "malloc_usable_size"). */
+/* Usable bytes at p (not NULL), judged for op ("realloc", "malloc_usable_size"); 0 only for a malloc(0) address. */
 size_t _hk_shard_usable_op(struct shard *sh, void *p, const char *op)
 {
 	struct shard_found f;
-	if (!_hk_shard_judge(sh, p, op, &f))
-		return _hk_shard_huge_usable(sh, p);
+	enum shard_judged j = _hk_shard_judge(sh, p, op, &f);
+	if (j != JUDGED_BLOCK)
+		return j == JUDGED_ZERO ? 0 : _hk_shard_huge_usable(sh, p);
 	_hk_shard_check_not_free(sh, &f, op, p);
 	return f.pg->block_size - (size_t)((uint8_t *)p - (uint8_t *)f.block);
 }
@@ -738,7 +749,7 @@ void *_hk_shard_realloc(struct shard *sh, void *p, size_t size)
 	size_t usable = _hk_shard_usable_op(sh, p, "realloc");
 	if (size <= usable && size >= usable / 2)
 		return p;
-	if (size > sh->large_max && ((uintptr_t)p & ~sh->seg_mask) == 0) {
+	if (size > sh->large_max && usable && ((uintptr_t)p & ~sh->seg_mask) == 0) {
 		void *r = _hk_shard_huge_resize(sh, p, size);
 		if (r)
 			return r;

@@ -98,10 +98,15 @@ static inline size_t shard_bin_size(unsigned b)
 	return ((size_t)1 << k) + ((size_t)(j % SHARD_STEPS + 1) << (k - SHARD_STEP_SHIFT));
 }
 
-/* The direct slots of bin b (block size at most SHARD_DIRECT_MAX): sizes up to slot * 8 land in [*lo, *hi]. */
+/*
+ * The direct slots of bin b (block size at most SHARD_DIRECT_MAX): sizes up
+ * to slot * 8 land in [*lo, *hi]. Slot 0 (malloc(0)) always holds the empty
+ * page: size 0 takes the slow path, which may hand out an address nothing
+ * may touch (zero_trap).
+ */
 static inline void shard_direct_slots(unsigned b, size_t *lo, size_t *hi)
 {
-	*lo = b == 1 ? 0 : (shard_bin_size(b - 1) >> SHARD_DIRECT_STEP_SHIFT) + 1;
+	*lo = b == 1 ? 1 : (shard_bin_size(b - 1) >> SHARD_DIRECT_STEP_SHIFT) + 1;
 	*hi = shard_bin_size(b) >> SHARD_DIRECT_STEP_SHIFT;
 }
 
@@ -492,6 +497,7 @@ struct shard {
 	size_t huge_live, huge_bytes;        /* live huge blocks and their bytes (atomic) */
 	uint64_t huge_allocs;                /* huge blocks ever handed out (atomic) */
 	bool os_zero;                        /* fresh page-source memory is zero */
+	bool zero_trap;                      /* malloc(0) hands out addresses nothing may touch (the drop-in) */
 	unsigned nr_huge_cached;             /* entries in huge_cache (lock) */
 	size_t huge_cached_bytes;            /* their bytes (lock) */
 	struct shard_huge_span {
@@ -641,7 +647,16 @@ struct shard_found {
 	struct shard_page *pg;           /* the page's head */
 	struct shard_block *block;       /* the block's start */
 };
-bool _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_found *f);
+enum shard_judged {
+	JUDGED_HUGE,                     /* a huge block: its header judges it */
+	JUDGED_BLOCK,                    /* a block of a segment: *f says where */
+	JUDGED_ZERO,                     /* a live malloc(0) address (zero_trap) */
+};
+enum shard_judged _hk_shard_judge(struct shard *sh, void *p, const char *op, struct shard_found *f);
+/* free of a live malloc(0) address (JUDGED_ZERO): a second free that raced the first aborts. */
+void _hk_shard_zero_free(void *p);
+/* The drop-in's fault namer (hosted): a fault at a heapkit address is named and aborts. */
+void _hk_shard_fault_name(uintptr_t a, unsigned access);
 bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f);
 void _hk_shard_check_not_free(struct shard *sh, const struct shard_found *f, const char *op, const void *p);
 
