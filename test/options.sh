@@ -64,7 +64,8 @@ done
 
 # malloc(0) and the fault report: named and aborted by default; a 1-byte block
 # with HEAPKIT_ZERO_TRAP=0; the plain fault with HEAPKIT_FAULT_REPORT=0; a
-# program's own SIGSEGV handler, installed in main, wins over heapkit's.
+# program's own SIGSEGV handler, installed in main, wins over heapkit's; a
+# fault elsewhere is the plain SIGSEGV.
 # status WHAT WANT MODE VAR=VALUE...: the program's exit status (128 + signal when killed).
 status() {
 	what=$1 want=$2 mode=$3
@@ -79,6 +80,8 @@ status "zero trap off: a 1-byte block" 0 zero-write HEAPKIT_ZERO_TRAP=0
 status "fault report off: the plain fault" 139 zero-write HEAPKIT_FAULT_REPORT=0
 count "fault report off: nothing said" 0 'heapkit'
 status "the program's own handler wins" 7 own-handler
+status "a fault not at a heapkit address: the default action" 139 null-write
+count "a fault not at a heapkit address: nothing said" 0 'heapkit'
 
 # Failed requests, one line each, only when asked.
 run HEAPKIT_SHOW_ERRORS=1

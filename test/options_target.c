@@ -11,6 +11,7 @@
  *                                HEAPKIT_FAULT_REPORT decide what follows)
  *   options_target own-handler   the same after installing its own SIGSEGV
  *                                handler, which exits 7: the program's wins
+ *   options_target null-write    a fault that is not heapkit's: the default action
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,6 +59,11 @@ static int zero_write(int own)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "null-write")) {
+		volatile int *volatile nowhere = NULL;
+		*nowhere = 1;
+		return 0;
+	}
 	if (argc > 1)
 		return zero_write(!strcmp(argv[1], "own-handler"));
 	for (int i = 0; i < NBLOCKS; i++)
