@@ -14,7 +14,7 @@
 #define OS_SEG_MASK (~(uintptr_t)(((uintptr_t)1 << SHARD_SEG_SHIFT_OS) - 1))
 
 /* size bytes from the OS instance; NULL with errno set by the slow path. */
-static inline void *dropin_malloc(size_t size)
+hk_inline void *dropin_malloc(size_t size)
 {
 	void *p = _hk_shard_malloc_masked(OS, size, OS_SEG_MASK);
 	if (p)
@@ -23,7 +23,7 @@ static inline void *dropin_malloc(size_t size)
 }
 
 /* free(p), p NULL or not; a pointer heapkit does not know is judged on the slow path. */
-static inline void dropin_free(void *p)
+hk_inline void dropin_free(void *p)
 {
 	if (p)
 		HK_ANNOTATE_FREE(p);
