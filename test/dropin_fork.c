@@ -2,8 +2,8 @@
 /*
  * A multi-threaded program that forks, under the drop-in: threads keep
  * allocating and freeing (some blocks cross threads) while the main thread
- * forks; each child allocates (small, medium, huge), starts a thread that
- * allocates, and exits. A child that hangs (a lock held at fork time) is
+ * forks; each child allocates (malloc(0), small, medium, huge), starts a
+ * thread that allocates, and exits. A child that hangs (a lock held at fork time) is
  * killed by its alarm and fails the test.
  *
  *   dropin-fork [ROUNDS]
@@ -29,11 +29,12 @@ static void *churn(void *arg)
 		s ^= s << 13;
 		s ^= s >> 7;
 		s ^= s << 17;
-		size_t n = s % 64 == 0 ? 300000 + s % 700000 : 1 + s % 3000;
+		size_t n = s % 64 == 0 ? 300000 + s % 700000 : s % 64 == 1 ? 0 : 1 + s % 3000;
 		char *p = malloc(n);
 		if (!p)
 			abort();
-		p[0] = p[n - 1] = 7;
+		if (n)
+			p[0] = p[n - 1] = 7;
 		void *old = __atomic_exchange_n(&shared[s % 64], p, __ATOMIC_ACQ_REL);
 		free(old);
 	}
@@ -50,6 +51,9 @@ static void *child_thread(void *arg)
 static int child(void)
 {
 	alarm(10);
+	static volatile size_t zero = 0;
+	for (int i = 0; i < 100; i++)
+		free(malloc(zero));   /* malloc(0)'s arenas have a lock too */
 	void *keep[500];
 	for (int i = 0; i < 500; i++) {
 		keep[i] = malloc(i % 50 == 0 ? 2 << 20 : 1 + (size_t)i * 13);

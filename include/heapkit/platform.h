@@ -114,6 +114,8 @@ enum hk_zero { HK_ZERO_NOT_OURS, HK_ZERO_LIVE, HK_ZERO_FREED, HK_ZERO_NEVER };
 void *_hk_zero_alloc(void);
 enum hk_zero _hk_zero_state(uintptr_t a);
 enum hk_zero _hk_zero_free(const void *p);
+/* Around fork: take (1) or give back (0) the arenas' lock, so a child can call _hk_zero_alloc. */
+void _hk_zero_fork_lock(int take);
 
 /*
  * The drop-ins' fault reports: one SIGSEGV handler, installed by the first

@@ -194,6 +194,14 @@ void *_hk_zero_alloc(void)
 	return p;
 }
 
+void _hk_zero_fork_lock(int take)
+{
+	if (take)
+		hk_lock(&zero_lock);
+	else
+		hk_unlock(&zero_lock);
+}
+
 /* The arena holding a, or NULL (no lock: entries are set before they are counted). */
 static const struct zero_arena *zero_arena_of(uintptr_t a)
 {

@@ -193,10 +193,16 @@ void _hk_shard_fork_prepare(void)
 	hk_lock(&os_init_lock);
 	hk_lock(&_hk_shard_os.lock);
 	_hk_shard_records_lock(true);
+#if defined(HK_HOSTED) && HK_HOSTED
+	_hk_zero_fork_lock(1);   /* malloc(0)'s arenas */
+#endif
 }
 
 void _hk_shard_fork_parent(void)
 {
+#if defined(HK_HOSTED) && HK_HOSTED
+	_hk_zero_fork_lock(0);
+#endif
 	_hk_shard_records_lock(false);
 	hk_unlock(&_hk_shard_os.lock);
 	hk_unlock(&os_init_lock);
