@@ -266,20 +266,23 @@ enum shard_judged _hk_shard_judge(struct shard *sh, void *p, const char *op, str
 		if (a >> SHARD_MAP_VA_BITS)
 			misuse(op, NEVER_RETURNED, p);
 		unsigned v = map_bytes ? __atomic_load_n(&map_bytes[a >> SHARD_MAP_SHIFT], __ATOMIC_ACQUIRE) : 0;
-		if (v == SHARD_MAP_HUGE) {
-			if (base != a)
-				misuse(op, INTERIOR, p);
-			return JUDGED_HUGE;
-		}
 #if defined(HK_HOSTED) && HK_HOSTED
-		if (v == SHARD_MAP_NONE && sh->zero_trap) {
+		/* (before "huge": a huge mapping's last granule may hold the start of a malloc(0) arena) */
+		if (v != SHARD_MAP_SEG && sh->zero_trap) {
 			enum hk_zero z = _hk_zero_state(a);
 			if (z == HK_ZERO_LIVE)
 				return JUDGED_ZERO;
 			if (z == HK_ZERO_FREED)
 				misuse(op, ZERO_FREED, p);
+			if (z == HK_ZERO_NEVER)
+				misuse(op, NEVER_RETURNED, p);
 		}
 #endif
+		if (v == SHARD_MAP_HUGE) {
+			if (base != a)
+				misuse(op, INTERIOR, p);
+			return JUDGED_HUGE;
+		}
 		if (v != SHARD_MAP_SEG || base == a)
 			misuse(op, NEVER_RETURNED, p);
 	} else if (judge == SHARD_JUDGE_REGION) {
