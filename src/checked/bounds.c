@@ -20,11 +20,11 @@ __attribute__((noreturn)) static void write_die(const struct blk *b, uintptr_t d
 	_hk_put(msg, sizeof msg, &k, "checked: ");
 	_hk_put(msg, sizeof msg, &k, fn);
 	_hk_put(msg, sizeof msg, &k, " of ");
-	_hk_ck_put_num(msg, sizeof msg, &k, n, 10);
+	_hk_put_dec(msg, sizeof msg, &k, n);
 	_hk_put(msg, sizeof msg, &k, " bytes at offset ");
 	if (d < b->p)
 		_hk_put(msg, sizeof msg, &k, "-");
-	_hk_ck_put_num(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p, 10);
+	_hk_put_dec(msg, sizeof msg, &k, d < b->p ? b->p - d : d - b->p);
 	_hk_put(msg, sizeof msg, &k, ": ");
 	_hk_put(msg, sizeof msg, &k, what);
 	_hk_put(msg, sizeof msg, &k, " (before the write)");

@@ -34,20 +34,6 @@ __thread int _hk_ck_busy __attribute__((tls_model("initial-exec")));
 
 /* --- Reports ------------------------------------------------------------------ */
 
-
-void _hk_ck_put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radix)
-{
-	char d[24];
-	int k = 0;
-	do
-		d[k++] = "0123456789abcdef"[v % radix];
-	while ((v /= radix) && k < 24);
-	if (radix == 16)
-		_hk_put(buf, cap, n, "0x");
-	while (k)
-		buf[*n < cap - 1 ? (*n)++ : *n] = d[--k];
-}
-
 void _hk_ck_die(const char *what, const void *addr, const struct blk *b, bool has_off, long off)
 {
 	char buf[320];
@@ -55,18 +41,18 @@ void _hk_ck_die(const char *what, const void *addr, const struct blk *b, bool ha
 	_hk_put(buf, sizeof buf, &n, "heapkit: ");
 	_hk_put(buf, sizeof buf, &n, what);
 	_hk_put(buf, sizeof buf, &n, " at ");
-	_hk_ck_put_num(buf, sizeof buf, &n, (uintptr_t)addr, 16);
+	_hk_put_hex(buf, sizeof buf, &n, (uintptr_t)addr);
 	if (b) {
 		_hk_put(buf, sizeof buf, &n, " (block ");
-		_hk_ck_put_num(buf, sizeof buf, &n, b->p, 16);
+		_hk_put_hex(buf, sizeof buf, &n, b->p);
 		_hk_put(buf, sizeof buf, &n, ", ");
-		_hk_ck_put_num(buf, sizeof buf, &n, b->size, 10);
+		_hk_put_dec(buf, sizeof buf, &n, b->size);
 		_hk_put(buf, sizeof buf, &n, " bytes");
 		if (has_off) {
 			_hk_put(buf, sizeof buf, &n, ", first bad byte at offset ");
 			if (off < 0)
 				_hk_put(buf, sizeof buf, &n, "-");
-			_hk_ck_put_num(buf, sizeof buf, &n, (uintmax_t)(off < 0 ? -off : off), 10);
+			_hk_put_dec(buf, sizeof buf, &n, (uint64_t)(off < 0 ? -off : off));
 		}
 		_hk_put(buf, sizeof buf, &n, ")");
 	}

@@ -163,8 +163,6 @@ hk_alloc_t *_hk_ck_new(hk_alloc_t *inner, size_t quarantine);
 struct blk *_hk_ck_table_find(struct checked *c, uintptr_t p);
 const struct blk *_hk_ck_ring_find(struct checked *c, uintptr_t p);
 uintptr_t _hk_ck_blk_end(struct checked *c, const struct blk *b);
-/* v in radix 10 or 16 (0x...) into buf at *n (report.c's _hk_put). */
-void _hk_ck_put_num(char *buf, size_t cap, size_t *n, uintmax_t v, unsigned radix);
 
 /* Fault handler and exit check for the drop-in's instance (guard.c). */
 void _hk_ck_dropin_hooks(struct checked *c);

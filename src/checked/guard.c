@@ -11,10 +11,8 @@
 #include "checked/checked_impl.h"
 
 #include <execinfo.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #define PAGE HK_PAGE_SIZE

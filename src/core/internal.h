@@ -93,9 +93,10 @@ static inline void hk_unlock(hk_lock_t *l) { __atomic_store_n(&l->v, 0u, __ATOMI
 __attribute__((noreturn, cold)) void _hk_fatal(const char *what, const void *addr);
 /* The same line without aborting (for reports that let the caller decide). */
 void _hk_report(const char *what, const void *addr);
-/* Build such a line: append s, or v as 0x<hex>, to buf at *n, leaving room for a final newline. */
+/* Build such a line: append s, v as 0x<hex> or v in decimal, to buf at *n, leaving room for a final newline. */
 void _hk_put(char *buf, size_t cap, size_t *n, const char *s);
 void _hk_put_hex(char *buf, size_t cap, size_t *n, uintptr_t v);
+void _hk_put_dec(char *buf, size_t cap, size_t *n, uint64_t v);
 
 /* --- Graded assertions --------------------------------------------------
  * HK_ASSERT_LEVEL: 0 off, 1 cheap (hk_assert), 2 internal, 3 expensive.

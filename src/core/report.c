@@ -20,6 +20,17 @@ void _hk_put_hex(char *buf, size_t cap, size_t *n, uintptr_t v)
 	_hk_put(buf, cap, n, hex);
 }
 
+void _hk_put_dec(char *buf, size_t cap, size_t *n, uint64_t v)
+{
+	char dec[21];
+	size_t k = sizeof dec - 1;
+	dec[k] = 0;
+	do
+		dec[--k] = (char)('0' + v % 10);
+	while (v /= 10);
+	_hk_put(buf, cap, n, dec + k);
+}
+
 void _hk_report(const char *what, const void *addr)
 {
 	char buf[256];

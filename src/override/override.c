@@ -119,12 +119,12 @@ static void *dropin_resize(void *ctx, void *p, size_t size)
 	return q;
 }
 
-/* align: a power of two above HK_MIN_ALIGN, within the limits; size 0 is a block of 1 byte (no malloc(0) address is so aligned). */
+/* align: a power of two above HK_MIN_ALIGN, within the limits. */
 static void *dropin_aligned(size_t align, size_t size)
 {
 	if (!_hk_shard_os_ensure())
 		return NULL;
-	void *p = _hk_shard_memalign(OS, align, size ? size : 1);
+	void *p = _hk_shard_memalign(OS, align, size);
 	if (p)
 		HK_ANNOTATE_MALLOC(p, size, 0);
 	return p;

@@ -393,21 +393,15 @@ void _hk_shard_check_not_free(struct shard *sh, const struct shard_found *f, con
  * which stay mapped while the map names them.
  */
 #if defined(HK_HOSTED) && HK_HOSTED
-static __attribute__((noreturn)) void fault_report(unsigned access, const char *what, uint64_t dist, const char *rel,
-						   uintptr_t ref, const char *tail, uintptr_t a)
+/* "heapkit: write|read [<dist><rel><ref>]<tail> at a", abort (rel NULL: no distance). */
+static __attribute__((noreturn)) void fault_report(unsigned access, uint64_t dist, const char *rel, uintptr_t ref,
+						   const char *tail, uintptr_t a)
 {
 	char buf[240];
 	size_t n = 0;
 	_hk_put(buf, sizeof buf, &n, access & HK_FAULT_WRITE ? "write " : "read ");
-	_hk_put(buf, sizeof buf, &n, what);
 	if (rel) {
-		char num[24];
-		size_t k = sizeof num;
-		num[--k] = 0;
-		do
-			num[--k] = (char)('0' + dist % 10);
-		while ((dist /= 10) && k);
-		_hk_put(buf, sizeof buf, &n, num + k);
+		_hk_put_dec(buf, sizeof buf, &n, dist);
 		_hk_put(buf, sizeof buf, &n, rel);
 		_hk_put_hex(buf, sizeof buf, &n, ref);
 	}
@@ -429,12 +423,12 @@ static __attribute__((noreturn)) void fault_in_closed(unsigned access, const str
 		const struct shard_page *pg = &seg->pages[j];
 		if (!pg->bin || (page_flags(pg) & PAGE_CONT))
 			continue;
-		uintptr_t end = shard_page_area(seg, pg) + (uintptr_t)pg->capacity * pg->block_size;
+		uintptr_t area = shard_page_area(seg, pg), end = area + (uintptr_t)pg->capacity * pg->block_size;
 		if (end <= a)
-			fault_report(access, "", a - end, " bytes past the last block carved on the page at ",
-				     shard_page_area(seg, pg), " (a heap overflow into a segment's closed part)", a);
+			fault_report(access, a - end, " bytes past the last block carved on the page at ", area,
+				     " (a heap overflow into a segment's closed part)", a);
 	}
-	fault_report(access, "in the closed part of heapkit's segment", 0, NULL, 0, " (a heap overflow?)", a);
+	fault_report(access, 0, NULL, 0, "in the closed part of heapkit's segment (a heap overflow?)", a);
 }
 
 void _hk_shard_fault_name(uintptr_t a, unsigned access)
@@ -459,12 +453,12 @@ void _hk_shard_fault_name(uintptr_t a, unsigned access)
 		return;   /* an open part faults only for reasons of the program's own */
 	}
 	if (v == SHARD_MAP_HUGE)
-		fault_report(access, "past the end of a huge block's mapping (a heap overflow?)", 0, NULL, 0, "", a);
+		fault_report(access, 0, NULL, 0, "past the end of a huge block's mapping (a heap overflow?)", a);
 	if (map_at(g + granule) != SHARD_MAP_NONE)
-		fault_report(access, "", g + granule - a, " bytes before heapkit's memory at ", g + granule,
+		fault_report(access, g + granule - a, " bytes before heapkit's memory at ", g + granule,
 			     " (a heap underflow?)", a);
 	if (g >= granule && map_at(g - 1) != SHARD_MAP_NONE)
-		fault_report(access, "", a - g, " bytes past the end of heapkit's memory at ", g,
+		fault_report(access, a - g, " bytes past the end of heapkit's memory at ", g,
 			     " (a heap overflow?)", a);
 }
 #endif

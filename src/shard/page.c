@@ -717,6 +717,8 @@ void *_hk_shard_memalign(struct shard *sh, size_t align, size_t size)
 {
 	if (align <= SHARD_GRANULE)
 		return _hk_shard_malloc(sh, hk_small_align_size(align, size));
+	if (size == 0)
+		size = 1;   /* no malloc(0) address is aligned past the granule: a real block */
 	if (align >= sh->seg_size || size > sh->large_max || size + align - 1 > sh->large_max)
 		return _hk_shard_huge_alloc(sh, align, size, NULL);
 	/* A block of a class that is a multiple of align, starting aligned: no offset. */
