@@ -43,6 +43,13 @@ expect "stats: segments" '^heapkit: segments \(4 MiB\) +live [0-9]+, small [0-9]
 expect "stats: OS mappings" '^heapkit: OS mappings +segments mapped [1-9][0-9]*, unmapped [0-9]+$'
 expect "stats: per size class" '^heapkit: per size class'
 expect "stats: the 4 KiB class" '^heapkit: +4096 B +[0-9]+ / [0-9]+$'
+# Every call counted, the fast paths' too: at least the program's 512 + 100 000 (its C library adds a few).
+blocks=$(sed -n 's/^heapkit: blocks *allocated \([0-9]*\), freed \([0-9]*\)$/\1 \2/p' "$out")
+if [ -n "$blocks" ] && [ "${blocks% *}" -ge 100512 ] && [ "${blocks#* }" -ge 100512 ]; then
+	echo "ok   stats: every malloc and free counted ($blocks)"
+else
+	echo "FAIL stats: every malloc and free counted: '$blocks', expected 100512 or more each"; fails=$((fails + 1))
+fi
 # The program held 2 MiB at its peak, and the stats are printed after it freed them.
 expect "stats: the true peak (2 MiB)" '^heapkit: memory in use .*peak ([2-9]|[1-9][0-9]+)\.[0-9] MiB$'
 

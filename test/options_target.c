@@ -2,7 +2,8 @@
 /*
  * A program for the drop-in's options test (test/options.sh), run under
  * LD_PRELOAD=libheapkit.so: it holds 2 MiB at its peak, frees blocks from
- * another thread, makes three requests that fail (too large, an
+ * another thread, makes 100 000 small malloc/free pairs (the fast paths,
+ * which count only while statistics are wanted), makes three requests that fail (too large, an
  * overflowing calloc, a huge aligned block), and closes its stderr before
  * it exits, as coreutils' programs do, so the statistics at exit must find
  * their way to the terminal without it.
@@ -22,7 +23,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { NBLOCKS = 512, BLOCK = 4096 };
+enum { NBLOCKS = 512, BLOCK = 4096, NPAIRS = 100000 };
 static void *blocks[NBLOCKS];
 
 static void *free_half(void *arg)
@@ -74,6 +75,10 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 1; i < NBLOCKS; i += 2)
 		free(blocks[i]);
+	for (int i = 0; i < NPAIRS; i++) {
+		void *volatile q = malloc(24);
+		free(q);
+	}
 
 	/* volatile: the compiler must not see (and refuse) the sizes */
 	volatile size_t huge = SIZE_MAX / 2, n = SIZE_MAX / 4;

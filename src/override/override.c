@@ -293,6 +293,9 @@ static void dropin_options_apply(void)
 {
 	_hk_options_init();
 	_hk_shard_os_ensure();
+	/* the fast paths count nothing (fast.h): the statistics shown at exit come from the slow paths */
+	if (_hk_option(HK_OPT_SHOW_STATS))
+		_hk_shard_count_all(OS);
 	long long delay = _hk_option(HK_OPT_PURGE_DELAY);
 	OS->cache_max = (size_t)_hk_option(HK_OPT_SEGMENT_CACHE);
 	OS->cache_delay_ms = (uint32_t)_hk_option(HK_OPT_CACHE_DELAY);

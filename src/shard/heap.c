@@ -283,10 +283,10 @@ static bool segment_sweep(struct shard *sh, struct shard_segment *seg, struct sh
 }
 
 /* Fix the direct slots of every bin after pages were pushed behind their backs. */
-static void heap_direct_refresh(struct shard_heap *h)
+void _hk_shard_direct_refresh(struct shard_heap *h)
 {
 	for (unsigned b = 1; b <= h->inst->large_bin && shard_bin_size(b) <= SHARD_DIRECT_MAX; b++) {
-		struct shard_page *pg = h->bins[b].first ? h->bins[b].first : (struct shard_page *)&_hk_shard_empty_page;
+		struct shard_page *pg = shard_direct_page(h, b);
 		size_t lo, hi;
 		shard_direct_slots(b, &lo, &hi);
 		for (size_t g = lo; g <= hi; g++)
@@ -316,7 +316,7 @@ bool _hk_shard_reclaim_one(struct shard_heap *h)
 			h->small_segs = seg;
 		}
 	}
-	heap_direct_refresh(h);
+	_hk_shard_direct_refresh(h);
 	return true;
 }
 

@@ -78,7 +78,7 @@ static void heap_direct_update(struct shard_heap *h, unsigned b)
 	size_t size = shard_bin_size(b);
 	if (size > SHARD_DIRECT_MAX)
 		return;
-	struct shard_page *pg = h->bins[b].first ? h->bins[b].first : (struct shard_page *)&_hk_shard_empty_page;
+	struct shard_page *pg = shard_direct_page(h, b);
 	size_t lo, hi;
 	shard_direct_slots(b, &lo, &hi);
 	if (h->direct[hi] == pg)
@@ -582,7 +582,7 @@ static void *malloc_slow(struct shard *sh, size_t size)
 				 ((uintptr_t)next - area) % pg->block_size)))
 		_hk_shard_list_corrupt(pg, b);
 #endif
-	void *p = shard_block_take(h, pg, b, next);
+	void *p = shard_block_take(h, pg, b, next, true);
 	_hk_shard_purge_safe_point(sh);   /* after the take: waking the purge thread may allocate */
 	return p;
 }

@@ -295,6 +295,37 @@ static size_t shard_maxalloc(hk_alloc_t *a)
 }
 
 /*
+ * count_slow from now on. The fast paths that did not count (the drop-in's)
+ * left the heaps' counts behind: each restarts from what its pages hold, as
+ * if its live blocks were its only allocations. Threads other than the
+ * caller's may still take one fast malloc each before they see the flag.
+ */
+void _hk_shard_count_all(struct shard *sh)
+{
+	hk_lock(&sh->lock);
+	__atomic_store_n(&sh->count_slow, true, __ATOMIC_RELAXED);
+	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next) {
+		uint64_t blocks = 0;
+		size_t bytes = 0;
+		for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next)
+			for (unsigned i = 0; seg->heap == h && i < seg->nr_pages; i++) {
+				struct shard_page *pg = &seg->pages[i];
+				if (!pg->bin || (page_flags(pg) & PAGE_CONT))
+					continue;
+				blocks += pg->used;
+				bytes += (size_t)pg->used * pg->block_size;
+			}
+		h->nr_allocs = blocks;
+		h->peak_bytes = bytes;
+		h->peak_slack = 0;
+		_hk_shard_direct_refresh(h);
+	}
+	sh->gone_allocs = 0;
+	sh->peak_bytes = 0;
+	hk_unlock(&sh->lock);
+}
+
+/*
  * Statistics: block counts from every page (racy reads while threads run).
  * The peak is the highest of every heap's own peak (kept by malloc, exact
  * for one thread), a huge block's allocation (huge.c) and what this call

@@ -220,14 +220,18 @@ hk_inline bool shard_word_looks_free(uintptr_t w, const void *b)
 
 /*
  * Whether next, the link that follows b, leaves b's segment (seg_mask): a
- * write after free (HK_HARDEN >= 1). The end of a list (NULL) does not; it
- * is tested without a branch, which mispredicts on short lists (measured:
- * 13 % of glibc-thread's single-thread rate).
+ * write after free (HK_HARDEN >= 1). The end of a list (NULL) does not. No
+ * branch on NULL, which mispredicts on short lists (measured: 13 % of
+ * glibc-thread's single-thread rate): the test takes the smaller of next ^ b
+ * and next, which for NULL is 0. A link that decodes to a non-NULL address
+ * below 2^22 passes too: it cannot be aimed there without the key (with the
+ * key, a link into the segment passes anyway), and it points at no mapping
+ * of the program's (the first 4 MiB).
  */
 hk_inline bool shard_link_strays(const struct shard_block *b, const struct shard_block *next, uintptr_t seg_mask)
 {
-	uintptr_t outside = ((uintptr_t)next ^ (uintptr_t)b) & seg_mask;
-	return (outside & -(uintptr_t)(next != NULL)) != 0;
+	uintptr_t x = (uintptr_t)next ^ (uintptr_t)b, n = (uintptr_t)next;
+	return ((x < n ? x : n) & seg_mask) != 0;
 }
 #else
 hk_inline struct shard_block *shard_link_get(const struct shard_block *b) { return b->next; }
@@ -498,6 +502,12 @@ struct shard {
 	uint64_t huge_allocs;                /* huge blocks ever handed out (atomic) */
 	bool os_zero;                        /* fresh page-source memory is zero */
 	bool zero_trap;                      /* malloc(0) hands out addresses nothing may touch (the drop-in) */
+	/*
+	 * Statistics wanted from an instance whose fast paths do not count (the
+	 * drop-in's, HEAPKIT_SHOW_STATS): no direct slot points at a page, so
+	 * every malloc takes the slow path, which counts (_hk_shard_count_all).
+	 */
+	bool count_slow;
 	unsigned nr_huge_cached;             /* entries in huge_cache (lock) */
 	size_t huge_cached_bytes;            /* their bytes (lock) */
 	struct shard_huge_span {
@@ -589,6 +599,14 @@ hk_inline bool shard_seg_known(struct shard *sh, const void *p, uintptr_t base)
 
 /* --- Shared inside shard ------------------------------------------------------ */
 
+/* What bin b's direct slots point at: its first page, or the empty page (none yet, or count_slow). */
+hk_inline struct shard_page *shard_direct_page(const struct shard_heap *h, unsigned b)
+{
+	if (h->bins[b].first && !__atomic_load_n(&h->inst->count_slow, __ATOMIC_RELAXED))
+		return h->bins[b].first;
+	return (struct shard_page *)&_hk_shard_empty_page;
+}
+
 /* page.c */
 extern uint64_t _hk_shard_xthread_collected;
 hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size);
@@ -670,6 +688,8 @@ void _hk_shard_huge_free(struct shard *sh, void *p);
 hk_noinline struct shard_heap *_hk_shard_heap_get(struct shard *sh);
 void _hk_shard_heap_abandon(struct shard_heap *h);
 bool _hk_shard_reclaim_one(struct shard_heap *h);
+/* Point every direct slot of h at shard_direct_page (after pages changed behind its back, or count_slow). */
+void _hk_shard_direct_refresh(struct shard_heap *h);
 void _hk_shard_abandoned_collect(struct shard *sh);
 void _hk_shard_reclaim_all(struct shard *sh);
 struct shard_heap *_hk_shard_heap_find(struct shard *sh);
@@ -679,6 +699,8 @@ struct shard_heap *_hk_shard_heap_alloc(struct shard *sh);
 void _hk_shard_heap_init(struct shard_heap *h, struct shard *sh);
 
 /* shard.c */
+/* From now on every malloc of sh counts (count_slow); the heaps' counts restart from their live blocks. */
+void _hk_shard_count_all(struct shard *sh);
 void *_hk_shard_meta_alloc(struct shard *sh, size_t size);
 void _hk_shard_meta_free(struct shard *sh, void *p, size_t size);
 extern struct shard _hk_shard_os;          /* the instance over OS pages (drop-in) */
@@ -691,32 +713,38 @@ void _hk_shard_fork_child(void);
 /* --- Fast paths ------------------------------------------------------------------ */
 
 
-/* malloc's last step, fast or slow: b, popped off pg's free list (next is what follows it), is in use. */
+/*
+ * malloc's last step, fast or slow: b, popped off pg's free list (next is
+ * what follows it), is in use. count: the heap's statistics follow (a
+ * constant; the drop-in's fast path passes false, see shard.count_slow).
+ */
 hk_inline void *shard_block_take(struct shard_heap *h, struct shard_page *pg, struct shard_block *b,
-				 struct shard_block *next)
+				 struct shard_block *next, bool count)
 {
 #if HK_HARDEN >= 1
 	b->next = NULL;   /* no longer looks free */
 #endif
 	pg->free = next;
 	pg->used++;
-	h->nr_allocs++;
-	/* one subtraction and its sign: the live bytes pass the peak when the slack goes below 0 */
-	h->peak_slack -= (intptr_t)pg->block_size;
-	if (hk_unlikely(h->peak_slack < 0)) {
-		h->peak_bytes -= (size_t)h->peak_slack;
-		h->peak_slack = 0;
+	if (count) {
+		h->nr_allocs++;
+		/* one subtraction and its sign: the live bytes pass the peak when the slack goes below 0 */
+		h->peak_slack -= (intptr_t)pg->block_size;
+		if (hk_unlikely(h->peak_slack < 0)) {
+			h->peak_bytes -= (size_t)h->peak_slack;
+			h->peak_slack = 0;
+		}
 	}
 	return b;
 }
 
 /*
  * malloc: pop the free list of the page for this size class. seg_mask is
- * sh->seg_mask (a constant in the drop-in). HK_HARDEN >= 1: a link that
- * leaves its block's segment (a write after free) goes to the slow path,
- * whose stricter check names it.
+ * sh->seg_mask (a constant in the drop-in); count as in shard_block_take.
+ * HK_HARDEN >= 1: a link that leaves its block's segment (a write after
+ * free) goes to the slow path, whose stricter check names it.
  */
-hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t seg_mask)
+hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t seg_mask, bool count)
 {
 	(void)seg_mask;
 	struct shard_heap *h = shard_heap_current();
@@ -728,13 +756,16 @@ hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t
 #if HK_HARDEN >= 1
 			if (hk_likely(!shard_link_strays(b, next, seg_mask)))
 #endif
-				return shard_block_take(h, pg, b, next);
+				return shard_block_take(h, pg, b, next, count);
 		}
 	}
 	return _hk_shard_malloc_slow(sh, size);
 }
 
-hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size) { return _hk_shard_malloc_masked(sh, size, sh->seg_mask); }
+hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
+{
+	return _hk_shard_malloc_masked(sh, size, sh->seg_mask, true);
+}
 
 /*
  * free: the owner pushes on the page's local list; another thread's block
@@ -742,9 +773,9 @@ hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size) { return _hk_sha
  * else (a huge block, NULL, a pointer heapkit does not know and, with
  * HK_HARDEN >= 1, a pointer that is not the start of a carved block or a
  * block that looks free) is slow. The segment is judged known before its
- * header is read.
+ * header is read. count as in shard_block_take.
  */
-hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask)
+hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_mask, bool count)
 {
 	uintptr_t base = (uintptr_t)p & seg_mask;
 	if (hk_likely(base != (uintptr_t)p && shard_seg_known(sh, p, base))) {
@@ -766,7 +797,8 @@ hk_inline void _hk_shard_free_masked(struct shard *sh, void *p, uintptr_t seg_ma
 #endif
 			shard_link_set(b, pg->local_free);
 			pg->local_free = b;
-			seg->heap->peak_slack += (intptr_t)pg->block_size;
+			if (count)
+				seg->heap->peak_slack += (intptr_t)pg->block_size;
 			if (hk_unlikely(--pg->used == 0))
 				_hk_shard_page_emptied(pg);
 			return;
@@ -781,6 +813,6 @@ slow:
 	_hk_shard_free_slow(p, sh);
 }
 
-hk_inline void _hk_shard_free(struct shard *sh, void *p) { _hk_shard_free_masked(sh, p, sh->seg_mask); }
+hk_inline void _hk_shard_free(struct shard *sh, void *p) { _hk_shard_free_masked(sh, p, sh->seg_mask, true); }
 
 #endif /* HK_SHARD_H */
