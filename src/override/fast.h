@@ -13,7 +13,11 @@
 #define OS (&_hk_shard_os)
 #define OS_SEG_MASK (~(uintptr_t)(((uintptr_t)1 << SHARD_SEG_SHIFT_OS) - 1))
 
-/* size bytes from the OS instance; NULL with errno set by the slow path. */
+/*
+ * size bytes from the OS instance; NULL with errno set by the slow path.
+ * Nothing counted on the fast path: HEAPKIT_SHOW_STATS=1 sets the
+ * instance's count_slow, and every malloc and free goes slow, which counts.
+ */
 hk_inline void *dropin_malloc(size_t size)
 {
 	void *p = _hk_shard_malloc_masked(OS, size, OS_SEG_MASK, false);
@@ -27,8 +31,8 @@ hk_inline void dropin_free(void *p)
 {
 	if (p)
 		HK_ANNOTATE_FREE(p);
-	/* (it counts: one subtraction, which saves no time measurably; malloc's count is the one that costs) */
-	_hk_shard_free_masked(OS, p, OS_SEG_MASK, true);
+	/* (no count either: with statistics wanted every page says PAGE_COUNTED and free goes slow) */
+	_hk_shard_free_masked(OS, p, OS_SEG_MASK, false);
 }
 
 #endif /* HK_OVERRIDE_FAST_H */

@@ -406,7 +406,7 @@ static void dropin_show_stats(void)
 	_hk_line_flush(&l);
 	stat_line("memory in use", "now ", st.bytes_in_use, ", peak ", st.peak_bytes, 1);
 	stat_line("blocks", "allocated ", st.nr_allocs, ", freed ", st.nr_frees, 0);
-	stat_line("cross-thread frees", "collected ", __atomic_load_n(&_hk_shard_xthread_collected, __ATOMIC_RELAXED),
+	stat_line("cross-thread frees", "collected ", _hk_shard_xthread_count(sh),
 		  NULL, 0, 0);
 	stat_line("segments (4 MiB)", "live ", segs, ", small ", small, 0);
 	stat_line("", "large ", large, ", abandoned ", abandoned, 0);

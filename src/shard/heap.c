@@ -185,6 +185,8 @@ static void heap_release(struct shard_heap *h)
 	if (*pp)
 		*pp = h->inst_next;
 	sh->gone_allocs += h->nr_allocs;
+	__atomic_fetch_add(&_hk_shard_xthread_collected, h->xthread_collected, __ATOMIC_RELAXED);
+	h->xthread_collected = 0;
 	size_t peak = shard_heap_peak(h);
 	if (peak > sh->peak_bytes)
 		sh->peak_bytes = peak;

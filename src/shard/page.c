@@ -11,7 +11,7 @@
 #include "shard/shard.h"
 
 const struct shard_page _hk_shard_empty_page;
-uint64_t _hk_shard_xthread_collected;   /* blocks freed by other threads, as their owners collected them */
+uint64_t _hk_shard_xthread_collected;   /* ... by heaps that are gone, and in abandoned segments */
 
 /* --- Locating blocks --------------------------------------------------------- */
 
@@ -163,12 +163,17 @@ void _hk_shard_page_collect(struct shard_page *pg)
 		}
 		shard_link_set(tail, pg->local_free);
 		pg->local_free = list;
-		__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
 		hk_assert_internal(pg->used >= n);
 		pg->used -= n;
 		struct shard_segment *seg = shard_page_segment(pg);
-		if (seg->heap)   /* (NULL: an abandoned segment collected in place) */
+		if (seg->heap) {   /* (NULL: an abandoned segment collected in place) */
 			seg->heap->peak_slack += (intptr_t)((size_t)n * pg->block_size);
+			/* (the owner's own count: a shared counter here cost every collection a contended atomic) */
+			__atomic_store_n(&seg->heap->xthread_collected, seg->heap->xthread_collected + n,
+					 __ATOMIC_RELAXED);
+		} else {
+			__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
+		}
 	}
 	if (!pg->free && pg->local_free) {
 		pg->free = pg->local_free;
@@ -211,7 +216,7 @@ static void page_init(struct shard *sh, struct shard_segment *seg, unsigned idx,
 	pg->block_magic = shard_block_magic(pg->block_size);
 	pg->reserved = (uint16_t)(bytes / pg->block_size);
 	pg->area_at = (uint16_t)((shard_slot_area(sh, seg, idx) - (uintptr_t)seg) >> SHARD_AREA_SHIFT);
-	page_flags_set(pg, 0);
+	page_flags_set(pg, __atomic_load_n(&sh->count_slow, __ATOMIC_RELAXED) ? PAGE_COUNTED : 0);
 	pg->bin = (uint8_t)bin;
 	pg->index = (uint8_t)idx;
 	pg->slots = (uint8_t)span;

@@ -297,13 +297,19 @@ static size_t shard_maxalloc(hk_alloc_t *a)
 /*
  * count_slow from now on. The fast paths that did not count (the drop-in's)
  * left the heaps' counts behind: each restarts from what its pages hold, as
- * if its live blocks were its only allocations. Threads other than the
- * caller's may still take one fast malloc each before they see the flag.
+ * if its live blocks were its only allocations. Meant for the start (the
+ * drop-in's constructor): a thread that runs meanwhile may take a fast
+ * malloc or free before it sees the flag, or lose the mark on a page whose
+ * flags it changes at the same time.
  */
 void _hk_shard_count_all(struct shard *sh)
 {
 	hk_lock(&sh->lock);
 	__atomic_store_n(&sh->count_slow, true, __ATOMIC_RELAXED);
+	for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next)
+		for (unsigned i = 0; i < seg->nr_pages; i++)
+			if (seg->pages[i].bin && !(page_flags(&seg->pages[i]) & PAGE_CONT))
+				page_flags_set(&seg->pages[i], page_flags(&seg->pages[i]) | PAGE_COUNTED);
 	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next) {
 		uint64_t blocks = 0;
 		size_t bytes = 0;
@@ -323,6 +329,16 @@ void _hk_shard_count_all(struct shard *sh)
 	sh->gone_allocs = 0;
 	sh->peak_bytes = 0;
 	hk_unlock(&sh->lock);
+}
+
+uint64_t _hk_shard_xthread_count(struct shard *sh)
+{
+	hk_lock(&sh->lock);
+	uint64_t n = __atomic_load_n(&_hk_shard_xthread_collected, __ATOMIC_RELAXED);
+	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next)
+		n += __atomic_load_n(&h->xthread_collected, __ATOMIC_RELAXED);
+	hk_unlock(&sh->lock);
+	return n;
 }
 
 /*

@@ -241,6 +241,7 @@ hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next) {
 #define PAGE_IN_FULL 1u      /* found without a free block: at the back of its bin's queue */
 #define PAGE_HAS_ALIGNED 2u  /* an aligned block inside: free finds the block start */
 #define PAGE_CONT 4u         /* a continuation slot of a medium page: the head is slots back */
+#define PAGE_COUNTED 8u      /* the instance's count_slow: the owner's free goes slow too, which counts */
 
 /*
  * A page: one size class's blocks in [start, start + reserved * block_size).
@@ -370,6 +371,7 @@ struct shard_heap {
 	uint32_t nr_full[SHARD_NR_BINS];          /* full pages at the back of each queue */
 	uint32_t fresh[SHARD_NR_BINS];            /* pages made since the bin's full ones were rescanned */
 	uint8_t rescan_wait[SHARD_NR_BINS];       /* log2 of the fresh pages before the next rescan (page.c) */
+	uint64_t xthread_collected;               /* blocks other threads freed, as it collected them */
 };
 
 /*
@@ -505,7 +507,8 @@ struct shard {
 	/*
 	 * Statistics wanted from an instance whose fast paths do not count (the
 	 * drop-in's, HEAPKIT_SHOW_STATS): no direct slot points at a page, so
-	 * every malloc takes the slow path, which counts (_hk_shard_count_all).
+	 * every malloc takes the slow path, and every page says PAGE_COUNTED, so
+	 * every free does; the slow paths count (_hk_shard_count_all).
 	 */
 	bool count_slow;
 	unsigned nr_huge_cached;             /* entries in huge_cache (lock) */
@@ -608,7 +611,9 @@ hk_inline struct shard_page *shard_direct_page(const struct shard_heap *h, unsig
 }
 
 /* page.c */
+/* Blocks freed by other threads, as their owners collected them: live heaps' counts and the rest (atomic). */
 extern uint64_t _hk_shard_xthread_collected;
+uint64_t _hk_shard_xthread_count(struct shard *sh);
 hk_noinline void *_hk_shard_malloc_slow(struct shard *sh, size_t size);
 hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh);
 hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *seg, void *p);
