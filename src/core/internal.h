@@ -86,6 +86,14 @@ static inline void hk_lock(hk_lock_t *l)
 }
 static inline bool hk_trylock(hk_lock_t *l) { return !__atomic_exchange_n(&l->v, 1u, __ATOMIC_ACQUIRE); }
 static inline void hk_unlock(hk_lock_t *l) { __atomic_store_n(&l->v, 0u, __ATOMIC_RELEASE); }
+/* Around fork: take the lock (take) or let it go. */
+static inline void hk_lock_hold(hk_lock_t *l, bool take)
+{
+	if (take)
+		hk_lock(l);
+	else
+		hk_unlock(l);
+}
 
 /* --- Fatal reports ------------------------------------------------------
  * "heapkit: <what> at 0x<addr>" on the error console, then abort. Formats

@@ -194,13 +194,7 @@ void *_hk_zero_alloc(void)
 	return p;
 }
 
-void _hk_zero_fork_lock(int take)
-{
-	if (take)
-		hk_lock(&zero_lock);
-	else
-		hk_unlock(&zero_lock);
-}
+void _hk_zero_fork_lock(int take) { hk_lock_hold(&zero_lock, take != 0); }
 
 /* The arena holding a, or NULL (no lock: entries are set before they are counted). */
 static const struct zero_arena *zero_arena_of(uintptr_t a)

@@ -66,13 +66,7 @@ static struct shard_thread *record_alloc(void)
 }
 
 /* fork: hold (take) or let go of the record pool's lock. */
-void _hk_shard_records_lock(bool take)
-{
-	if (take)
-		hk_lock(&records_lock);
-	else
-		hk_unlock(&records_lock);
-}
+void _hk_shard_records_lock(bool take) { hk_lock_hold(&records_lock, take); }
 
 static void record_free(struct shard_thread *t)
 {

@@ -306,26 +306,25 @@ void _hk_shard_count_all(struct shard *sh)
 {
 	hk_lock(&sh->lock);
 	__atomic_store_n(&sh->count_slow, true, __ATOMIC_RELAXED);
-	for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next)
-		for (unsigned i = 0; i < seg->nr_pages; i++)
-			if (seg->pages[i].bin && !(page_flags(&seg->pages[i]) & PAGE_CONT))
-				page_flags_set(&seg->pages[i], page_flags(&seg->pages[i]) | PAGE_COUNTED);
 	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next) {
-		uint64_t blocks = 0;
-		size_t bytes = 0;
-		for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next)
-			for (unsigned i = 0; seg->heap == h && i < seg->nr_pages; i++) {
-				struct shard_page *pg = &seg->pages[i];
-				if (!pg->bin || (page_flags(pg) & PAGE_CONT))
-					continue;
-				blocks += pg->used;
-				bytes += (size_t)pg->used * pg->block_size;
-			}
-		h->nr_allocs = blocks;
-		h->peak_bytes = bytes;
+		h->nr_allocs = 0;
+		h->peak_bytes = 0;
 		h->peak_slack = 0;
-		_hk_shard_direct_refresh(h);
 	}
+	/* one pass: every page in use is marked and counted to its segment's heap (none while abandoned) */
+	for (struct shard_segment *seg = sh->segments; seg; seg = seg->all_next)
+		for (unsigned i = 0; i < seg->nr_pages; i++) {
+			struct shard_page *pg = &seg->pages[i];
+			if (!pg->bin || (page_flags(pg) & PAGE_CONT))
+				continue;
+			page_flags_set(pg, page_flags(pg) | PAGE_COUNTED);
+			if (seg->heap) {
+				seg->heap->nr_allocs += pg->used;
+				seg->heap->peak_bytes += (size_t)pg->used * pg->block_size;
+			}
+		}
+	for (struct shard_heap *h = sh->heaps; h; h = h->inst_next)
+		_hk_shard_direct_refresh(h);
 	sh->gone_allocs = 0;
 	sh->peak_bytes = 0;
 	hk_unlock(&sh->lock);
