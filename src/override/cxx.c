@@ -45,6 +45,12 @@ static inline void form_free(void *p, unsigned form, size_t size, size_t align)
 	if (p)
 		_hk_checked_free_as(_hk_dropin_checked(), p, form, size, align);
 }
+
+static inline void *form_alloc_fast(size_t size, size_t align)
+{
+	(void)size, (void)align;
+	return NULL;
+}
 #else
 #include "override/fast.h"
 
@@ -57,6 +63,12 @@ static inline void *form_alloc(size_t size, size_t align, unsigned form)
 	size = hk_small_align_size(align, size);
 	void *p = dropin_malloc(size);
 	return hk_likely(p != NULL) ? p : malloc(size);
+}
+
+/* The inline pop alone, for the unaligned forms; NULL: form_alloc's work (a call that keeps nothing live). */
+static inline void *form_alloc_fast(size_t size, size_t align)
+{
+	return align <= HK_MIN_ALIGN ? dropin_malloc_fast(hk_small_align_size(align, size)) : NULL;
 }
 
 static inline void form_free(void *p, unsigned form, size_t size, size_t align)
@@ -107,10 +119,17 @@ __attribute__((noinline)) static void *new_retry(size_t size, size_t align, unsi
 	}
 }
 
-static inline void *new_form(size_t size, size_t align, unsigned form, bool nothrow)
+/* Everything but the inline pop: the slow path, then the new_handler loop. */
+__attribute__((noinline)) static void *new_slow(size_t size, size_t align, unsigned form, bool nothrow)
 {
 	void *p = form_alloc(size, align, form);
 	return hk_likely(p != NULL) ? p : new_retry(size, align, form, nothrow);
+}
+
+static inline void *new_form(size_t size, size_t align, unsigned form, bool nothrow)
+{
+	void *p = form_alloc_fast(size, align);
+	return hk_likely(p != NULL) ? p : new_slow(size, align, form, nothrow);
 }
 
 /* --- The operators ------------------------------------------------------------ */

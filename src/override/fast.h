@@ -26,6 +26,15 @@ hk_inline void *dropin_malloc(size_t size)
 	return p;
 }
 
+/* dropin_malloc's fast path alone: NULL when the slow path is needed (nothing failed yet). */
+hk_inline void *dropin_malloc_fast(size_t size)
+{
+	void *p = _hk_shard_malloc_fast(OS, size, OS_SEG_MASK, false);
+	if (p)
+		HK_ANNOTATE_MALLOC(p, size, 0);
+	return p;
+}
+
 /* free(p), p NULL or not; a pointer heapkit does not know is judged on the slow path. */
 hk_inline void dropin_free(void *p)
 {

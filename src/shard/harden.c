@@ -364,7 +364,7 @@ bool _hk_shard_block_is_free(struct shard *sh, const struct shard_found *f)
 	return list_holds(area, end, pg->block_size, pg->free, b, cap) ||
 	       list_holds(area, end, pg->block_size, pg->local_free, b, cap) ||
 	       list_holds(area, end, pg->block_size,
-			  (const struct shard_block *)__atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE), b, cap);
+			  shard_xt_head(f->seg, __atomic_load_n(&pg->xthread_free, __ATOMIC_ACQUIRE)), b, cap);
 }
 
 /* op of f's block: abort when it is free already (HK_HARDEN >= 1; a page with no block in use, always). */

@@ -142,38 +142,56 @@ static void heap_page_unfull(struct shard_heap *h, struct shard_page *pg)
 
 /* --- Page lists ------------------------------------------------------------------ */
 
+/* The owner's count of n blocks other threads gave back to pg. */
+static void page_count_collected(struct shard_page *pg, uint32_t n)
+{
+	struct shard_segment *seg = shard_page_segment(pg);
+	if (seg->heap) {   /* (NULL: an abandoned segment collected in place) */
+		seg->heap->peak_slack += (intptr_t)((size_t)n * pg->block_size);
+		/* (the owner's own count: a shared counter here cost every collection a contended atomic) */
+		__atomic_store_n(&seg->heap->xthread_collected, seg->heap->xthread_collected + n, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
+	}
+}
+
 /*
- * Move other threads' frees onto local_free, then local_free onto free if
- * free is empty. Owner only (or under the lock while abandoned).
+ * Take other threads' frees, then local_free onto free if free is empty.
+ * The stack's word says how many blocks it holds, so it becomes a list as
+ * it is (no block is read) when a list is empty to take it: local_free, or
+ * free after local_free moves there. Only with both in use is it walked, to
+ * put it before local_free. Owner only (or under the lock while abandoned).
  */
 void _hk_shard_page_collect(struct shard_page *pg)
 {
 	if (__atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED)) {
-		struct shard_block *list =
-			(struct shard_block *)__atomic_exchange_n(&pg->xthread_free, 0, __ATOMIC_ACQUIRE);
-		struct shard_block *tail = list, *next;
-		uint32_t n = 1;
-		while ((next = shard_link_get(tail)) != NULL) {
-#if HK_HARDEN >= 1
-			if (hk_unlikely(shard_link_strays(tail, next, ~(((uintptr_t)1 << SHARD_SEG_SHIFT_MAX) - 1)) || n >= pg->capacity))
-				_hk_shard_list_corrupt(pg, tail);
-#endif
-			tail = next;
-			n++;
-		}
-		shard_link_set(tail, pg->local_free);
-		pg->local_free = list;
-		hk_assert_internal(pg->used >= n);
-		pg->used -= n;
-		struct shard_segment *seg = shard_page_segment(pg);
-		if (seg->heap) {   /* (NULL: an abandoned segment collected in place) */
-			seg->heap->peak_slack += (intptr_t)((size_t)n * pg->block_size);
-			/* (the owner's own count: a shared counter here cost every collection a contended atomic) */
-			__atomic_store_n(&seg->heap->xthread_collected, seg->heap->xthread_collected + n,
-					 __ATOMIC_RELAXED);
+		uintptr_t w = __atomic_exchange_n(&pg->xthread_free, 0, __ATOMIC_ACQUIRE);
+		struct shard_block *list = shard_xt_head(shard_page_segment(pg), w);
+		uint32_t n = shard_xt_count(w);
+		if (hk_unlikely(n > pg->used || !list))
+			_hk_shard_list_corrupt(pg, list);
+		if (!pg->local_free) {
+			pg->local_free = list;
+		} else if (!pg->free) {
+			pg->free = pg->local_free;
+			pg->local_free = list;
 		} else {
-			__atomic_fetch_add(&_hk_shard_xthread_collected, n, __ATOMIC_RELAXED);
+			struct shard_block *tail = list, *next;
+			uint32_t walked = 1;
+			while ((next = shard_link_get(tail)) != NULL) {
+#if HK_HARDEN >= 1
+				if (hk_unlikely(shard_link_strays(tail, next, ~(((uintptr_t)1 << SHARD_SEG_SHIFT_MAX) - 1)) ||
+						walked >= n))
+					_hk_shard_list_corrupt(pg, tail);
+#endif
+				tail = next;
+				walked++;
+			}
+			shard_link_set(tail, pg->local_free);
+			pg->local_free = list;
 		}
+		pg->used -= n;
+		page_count_collected(pg, n);
 	}
 	if (!pg->free && pg->local_free) {
 		pg->free = pg->local_free;
@@ -621,13 +639,13 @@ static void free_local(struct shard_segment *seg, struct shard_page *pg, struct 
 }
 
 /* Another thread's free: push on the page's atomic stack. */
-static void free_remote(struct shard_page *pg, struct shard_block *b)
+static void free_remote(struct shard_segment *seg, struct shard_page *pg, struct shard_block *b)
 {
-	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED);
+	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED), off = (uintptr_t)b - (uintptr_t)seg;
 	do {
-		shard_link_set(b, (struct shard_block *)old);
-	} while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, (uintptr_t)b, true, __ATOMIC_RELEASE,
-					      __ATOMIC_RELAXED));
+		shard_link_set(b, shard_xt_head(seg, old));
+	} while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, shard_xt_push(old, off), true,
+					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
 /*
@@ -652,7 +670,7 @@ hk_noinline void _hk_shard_free_other(struct shard *sh, struct shard_segment *se
 			      && !shard_word_looks_free((uintptr_t)b->next, b)
 #endif
 			      )) {
-			free_remote(pg, b);
+			free_remote(seg, pg, b);
 			return;
 		}
 	}
@@ -682,7 +700,7 @@ hk_noinline void _hk_shard_free_slow(void *p, struct shard *sh)
 		free_local(f.seg, f.pg, f.block);
 		_hk_shard_purge_safe_point(sh);
 	} else {
-		free_remote(f.pg, f.block);
+		free_remote(f.seg, f.pg, f.block);
 	}
 }
 

@@ -259,7 +259,7 @@ hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next) {
 struct shard_page {
 	struct shard_block *free;        /* malloc pops here; NULL sends it to the slow path */
 	struct shard_block *local_free;  /* the owner's frees */
-	uintptr_t xthread_free;          /* other threads' frees: atomic stack of blocks */
+	uintptr_t xthread_free;          /* other threads' frees: atomic stack of blocks (shard_xt_*) */
 	uint64_t block_magic;            /* shard_block_magic(block_size): division by a multiplication */
 	uint32_t block_size;             /* bytes per block */
 	uint16_t used;                   /* blocks handed out and not back on free/local_free */
@@ -556,6 +556,27 @@ hk_inline struct shard_segment *shard_page_segment(struct shard_page *pg)
 }
 
 /*
+ * A page's xthread_free word: the newest block's offset from its segment
+ * (below SHARD_XT_COUNT_SHIFT bits; a block is never at offset 0) and, above
+ * it, how many blocks the stack holds. The owner takes a stack and knows its
+ * length without walking it: each block's line is still in the freeing
+ * core's cache, and a walk would fetch every one of them before malloc does.
+ */
+#define SHARD_XT_COUNT_SHIFT 48
+#define SHARD_XT_OFFSET_MASK (((uintptr_t)1 << SHARD_XT_COUNT_SHIFT) - 1)
+hk_inline struct shard_block *shard_xt_head(const struct shard_segment *seg, uintptr_t w)
+{
+	uintptr_t off = w & SHARD_XT_OFFSET_MASK;
+	return off ? (struct shard_block *)((uintptr_t)seg + off) : NULL;
+}
+hk_inline uint32_t shard_xt_count(uintptr_t w) { return (uint32_t)(w >> SHARD_XT_COUNT_SHIFT); }
+/* The word after pushing b (at off from its segment) on the stack w. */
+hk_inline uintptr_t shard_xt_push(uintptr_t w, uintptr_t off)
+{
+	return ((w & ~SHARD_XT_OFFSET_MASK) + ((uintptr_t)1 << SHARD_XT_COUNT_SHIFT)) | off;
+}
+
+/*
  * Where a lies among pg's first carved blocks: false outside them; else
  * *off is its offset into its block (0: a block's start). Offsets in a
  * segment and block sizes fit 32 bits: the cheaper division.
@@ -744,12 +765,13 @@ hk_inline void *shard_block_take(struct shard_heap *h, struct shard_page *pg, st
 }
 
 /*
- * malloc: pop the free list of the page for this size class. seg_mask is
+ * malloc: pop the free list of the page for this size class (NULL from
+ * _hk_shard_malloc_fast: the slow path is needed). seg_mask is
  * sh->seg_mask (a constant in the drop-in); count as in shard_block_take.
  * HK_HARDEN >= 1: a link that leaves its block's segment (a write after
  * free) goes to the slow path, whose stricter check names it.
  */
-hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t seg_mask, bool count)
+hk_inline void *_hk_shard_malloc_fast(struct shard *sh, size_t size, uintptr_t seg_mask, bool count)
 {
 	(void)seg_mask;
 	struct shard_heap *h = shard_heap_current();
@@ -764,7 +786,13 @@ hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t
 				return shard_block_take(h, pg, b, next, count);
 		}
 	}
-	return _hk_shard_malloc_slow(sh, size);
+	return NULL;   /* the slow path's */
+}
+
+hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t seg_mask, bool count)
+{
+	void *p = _hk_shard_malloc_fast(sh, size, seg_mask, count);
+	return hk_likely(p != NULL) ? p : _hk_shard_malloc_slow(sh, size);
 }
 
 hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
