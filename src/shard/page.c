@@ -641,10 +641,11 @@ static void free_local(struct shard_segment *seg, struct shard_page *pg, struct 
 /* Another thread's free: push on the page's atomic stack. */
 static void free_remote(struct shard_segment *seg, struct shard_page *pg, struct shard_block *b)
 {
-	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED), off = (uintptr_t)b - (uintptr_t)seg;
+	uintptr_t old = __atomic_load_n(&pg->xthread_free, __ATOMIC_RELAXED);
+	uintptr_t top = shard_xt_top((uintptr_t)b - (uintptr_t)seg), mix = shard_link_mix(b);
 	do {
-		shard_link_set(b, shard_xt_head(seg, old));
-	} while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, shard_xt_push(old, off), true,
+		shard_link_set_mixed(b, shard_xt_head(seg, old), mix);
+	} while (!__atomic_compare_exchange_n(&pg->xthread_free, &old, shard_xt_push(old, top), true,
 					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 

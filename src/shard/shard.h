@@ -200,9 +200,11 @@ hk_inline struct shard_block *shard_link_get(const struct shard_block *b)
 {
 	return (struct shard_block *)((uintptr_t)b->next ^ _hk_shard_keys.link_key ^ (uintptr_t)b);
 }
+/* What a link stored in b is mixed with: taken once, for a store that may repeat (free_remote's loop). */
+hk_inline uintptr_t shard_link_mix(const struct shard_block *b) { return _hk_shard_keys.link_key ^ (uintptr_t)b; }
 hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next)
 {
-	b->next = (struct shard_block *)((uintptr_t)next ^ _hk_shard_keys.link_key ^ (uintptr_t)b);
+	b->next = (struct shard_block *)((uintptr_t)next ^ shard_link_mix(b));
 }
 
 /*
@@ -235,8 +237,18 @@ hk_inline bool shard_link_strays(const struct shard_block *b, const struct shard
 }
 #else
 hk_inline struct shard_block *shard_link_get(const struct shard_block *b) { return b->next; }
+hk_inline uintptr_t shard_link_mix(const struct shard_block *b)
+{
+	(void)b;
+	return 0;
+}
 hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next) { b->next = next; }
 #endif
+/* shard_link_set with b's mix in hand. */
+hk_inline void shard_link_set_mixed(struct shard_block *b, struct shard_block *next, uintptr_t mix)
+{
+	b->next = (struct shard_block *)((uintptr_t)next ^ mix);
+}
 
 #define PAGE_IN_FULL 1u      /* found without a free block: at the back of its bin's queue */
 #define PAGE_HAS_ALIGNED 2u  /* an aligned block inside: free finds the block start */
@@ -556,25 +568,24 @@ hk_inline struct shard_segment *shard_page_segment(struct shard_page *pg)
 }
 
 /*
- * A page's xthread_free word: the newest block's offset from its segment
- * (below SHARD_XT_COUNT_SHIFT bits; a block is never at offset 0) and, above
- * it, how many blocks the stack holds. The owner takes a stack and knows its
- * length without walking it: each block's line is still in the freeing
+ * A page's xthread_free word: how many blocks the stack holds (the low
+ * SHARD_XT_COUNT_BITS) and, above them, the newest block's offset from its
+ * segment (a block is never at offset 0). The owner takes a stack and knows
+ * its length without walking it: each block's line is still in the freeing
  * core's cache, and a walk would fetch every one of them before malloc does.
  */
-#define SHARD_XT_COUNT_SHIFT 48
-#define SHARD_XT_OFFSET_MASK (((uintptr_t)1 << SHARD_XT_COUNT_SHIFT) - 1)
+#define SHARD_XT_COUNT_BITS 16
+_Static_assert(((1u << SHARD_PAGE_SHIFT_MAX) >> 3) < (1u << SHARD_XT_COUNT_BITS), "a page's blocks fit the stack's count");
 hk_inline struct shard_block *shard_xt_head(const struct shard_segment *seg, uintptr_t w)
 {
-	uintptr_t off = w & SHARD_XT_OFFSET_MASK;
+	uintptr_t off = w >> SHARD_XT_COUNT_BITS;
 	return off ? (struct shard_block *)((uintptr_t)seg + off) : NULL;
 }
-hk_inline uint32_t shard_xt_count(uintptr_t w) { return (uint32_t)(w >> SHARD_XT_COUNT_SHIFT); }
-/* The word after pushing b (at off from its segment) on the stack w. */
-hk_inline uintptr_t shard_xt_push(uintptr_t w, uintptr_t off)
-{
-	return ((w & ~SHARD_XT_OFFSET_MASK) + ((uintptr_t)1 << SHARD_XT_COUNT_SHIFT)) | off;
-}
+hk_inline uint32_t shard_xt_count(uintptr_t w) { return (uint32_t)(w & ((1u << SHARD_XT_COUNT_BITS) - 1)); }
+/* The offset part of a word for a block at off from its segment. */
+hk_inline uintptr_t shard_xt_top(uintptr_t off) { return off << SHARD_XT_COUNT_BITS; }
+/* The word after pushing the block whose shard_xt_top is top on the stack w. */
+hk_inline uintptr_t shard_xt_push(uintptr_t w, uintptr_t top) { return top | (shard_xt_count(w) + 1u); }
 
 /*
  * Where a lies among pg's first carved blocks: false outside them; else
