@@ -188,8 +188,8 @@ hk_inline unsigned shard_map_get(const void *p)
 
 /*
  * A free block: its one word links the list it is on (encoded with
- * HK_HARDEN >= 1: shard_link_get/set are the only readers and writers).
- * Blocks are 8 bytes at least.
+ * HK_HARDEN >= 1: shard_link_get and shard_link_set(_mixed) are the only
+ * readers and writers). Blocks are 8 bytes at least.
  */
 struct shard_block {
 	struct shard_block *next;
@@ -200,12 +200,8 @@ hk_inline struct shard_block *shard_link_get(const struct shard_block *b)
 {
 	return (struct shard_block *)((uintptr_t)b->next ^ _hk_shard_keys.link_key ^ (uintptr_t)b);
 }
-/* What a link stored in b is mixed with: taken once, for a store that may repeat (free_remote's loop). */
+/* What a link stored in b is mixed with (taken once for a store that may repeat: free_remote's loop). */
 hk_inline uintptr_t shard_link_mix(const struct shard_block *b) { return _hk_shard_keys.link_key ^ (uintptr_t)b; }
-hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next)
-{
-	b->next = (struct shard_block *)((uintptr_t)next ^ shard_link_mix(b));
-}
 
 /*
  * Whether a block whose first word is w looks free (HK_HARDEN >= 1): w
@@ -242,12 +238,15 @@ hk_inline uintptr_t shard_link_mix(const struct shard_block *b)
 	(void)b;
 	return 0;
 }
-hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next) { b->next = next; }
 #endif
-/* shard_link_set with b's mix in hand. */
+/* b's link to next, with b's mix in hand. */
 hk_inline void shard_link_set_mixed(struct shard_block *b, struct shard_block *next, uintptr_t mix)
 {
 	b->next = (struct shard_block *)((uintptr_t)next ^ mix);
+}
+hk_inline void shard_link_set(struct shard_block *b, struct shard_block *next)
+{
+	shard_link_set_mixed(b, next, shard_link_mix(b));
 }
 
 #define PAGE_IN_FULL 1u      /* found without a free block: at the back of its bin's queue */
