@@ -54,14 +54,17 @@ static inline void *form_alloc_fast(size_t size, size_t align)
 #else
 #include "override/fast.h"
 
-/* Straight to shard's fast paths (no PLT call); a failure goes through malloc once more, which reports it. */
+/*
+ * After form_alloc_fast: shard's slow path (no PLT call); a failure goes
+ * through malloc once more, which reports it.
+ */
 static inline void *form_alloc(size_t size, size_t align, unsigned form)
 {
 	(void)form;
 	if (align > HK_MIN_ALIGN)
 		return memalign(align, size);
 	size = hk_small_align_size(align, size);
-	void *p = dropin_malloc(size);
+	void *p = dropin_malloc_slow(size);   /* (form_alloc_fast has found no block) */
 	return hk_likely(p != NULL) ? p : malloc(size);
 }
 

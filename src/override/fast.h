@@ -13,26 +13,31 @@
 #define OS (&_hk_shard_os)
 #define OS_SEG_MASK (~(uintptr_t)(((uintptr_t)1 << SHARD_SEG_SHIFT_OS) - 1))
 
-/*
- * size bytes from the OS instance; NULL with errno set by the slow path.
- * Nothing counted on the fast path: HEAPKIT_SHOW_STATS=1 sets the
- * instance's count_slow, and every malloc and free goes slow, which counts.
- */
-hk_inline void *dropin_malloc(size_t size)
+/* p (NULL or a block of size bytes) told to the checkers (ASan, Valgrind; nothing in a plain build). */
+hk_inline void *dropin_handed_out(void *p, size_t size)
 {
-	void *p = _hk_shard_malloc_masked(OS, size, OS_SEG_MASK, false);
 	if (p)
 		HK_ANNOTATE_MALLOC(p, size, 0);
 	return p;
 }
 
-/* dropin_malloc's fast path alone: NULL when the slow path is needed (nothing failed yet). */
+/*
+ * The fast path alone (NULL: take dropin_malloc_slow) and the slow path
+ * alone (NULL with errno set: memory is out). Nothing counted on the fast
+ * path: HEAPKIT_SHOW_STATS=1 sets the instance's count_slow, and every
+ * malloc and free goes slow, which counts.
+ */
 hk_inline void *dropin_malloc_fast(size_t size)
 {
-	void *p = _hk_shard_malloc_fast(OS, size, OS_SEG_MASK, false);
-	if (p)
-		HK_ANNOTATE_MALLOC(p, size, 0);
-	return p;
+	return dropin_handed_out(_hk_shard_malloc_fast(OS, size, OS_SEG_MASK, false), size);
+}
+hk_inline void *dropin_malloc_slow(size_t size) { return dropin_handed_out(_hk_shard_malloc_slow(OS, size), size); }
+
+/* size bytes from the OS instance; NULL with errno set by the slow path. */
+hk_inline void *dropin_malloc(size_t size)
+{
+	void *p = dropin_malloc_fast(size);
+	return hk_likely(p != NULL) ? p : dropin_malloc_slow(size);
 }
 
 /* free(p), p NULL or not; a pointer heapkit does not know is judged on the slow path. */
