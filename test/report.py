@@ -77,6 +77,10 @@ def write_inputs(d):
             f.write(f"big,,mimalloc,1,{rep},{10.0 if rep == 0 else ''},,{1000 if rep == 0 else ''},"
                     f"{'ok' if rep == 0 else 'fail'}\n")
             f.write(f"big,,heapkit,1,{rep},1.0,1.0,1000,ok\n")
+            # the baseline runs past run.sh's timeout in the first repetition, glibc in both: said so
+            f.write(f"slow,,mimalloc,1,{rep},{'120.0,0.0,0,timeout' if rep == 0 else '30.0,30.0,2000,ok'}\n")
+            f.write(f"slow,,heapkit,1,{rep},3.0,3.0,2000,ok\n")
+            f.write(f"slow,,glibc,1,{rep},120.0,0.0,0,timeout\n")
 
 
 class Page(HTMLParser):
@@ -176,6 +180,8 @@ def main():
     cells = re.findall(r"<th>([^<]*)</th>", geo.group(1)) if geo else []
     check("baseline failed 1" in doc and len(cells) > 2 and cells[2].startswith("1.2"),
           f"a program whose baseline failed a run is marked and left out of the geomean ({cells[:4]})")
+    check("baseline timed out 1" in doc and '<td class="fail">TIMEOUT</td>' in doc and
+          doc.count('<td class="fail">FAIL</td>') == 2, "a run past the timeout is named so, not FAIL")
     # A narrow window (checked by eye in Chromium at 420 px): the heatmap scrolls in its own box with the
     # allocator column held, and nothing else is wider than the page.
     check('<div class="scroll"><table class="heat" id="heatmap">' in doc and

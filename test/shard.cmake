@@ -23,7 +23,8 @@ if(TARGET heapkit_dropin AND NOT HK_BUILD_TYPE_UC STREQUAL "ASAN" AND NOT HK_BUI
     ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapkit_dropin>")
   set_tests_properties(dropin-glibc-reference PROPERTIES LABELS "dropin;unit" TIMEOUT 120)
 
-  # dropin-purge: memory back while threads idle after a burst; a fill-and-free cycle's faults vs mimalloc
+  # dropin-purge: memory back while threads idle after a burst; a fill-and-free cycle's faults vs mimalloc;
+  # huge buffers of varying size refit without refaulting
   add_executable(dropin-purge test/dropin_purge.c)
   target_link_libraries(dropin-purge PRIVATE Threads::Threads)
   target_include_directories(dropin-purge PRIVATE ${PROJECT_SOURCE_DIR}/test)

@@ -686,9 +686,11 @@ def originals_section(rows, ids, baseline="mimalloc"):
             cell[k]["wall"].append(w)
         if isnum(m) and m > 0:
             cell[k]["rss"].append(m)
+    timeouts = defaultdict(int)   # failed runs that were killed at run.sh's BENCH_TIMEOUT
     for r in rows:
         if r.get("status") != "ok":
             fails[(r["program"], r["args"], r["alloc"])] += 1
+            timeouts[(r["program"], r["args"], r["alloc"])] += r.get("status") == "timeout"
     h = [f'<h2 id="{sid}">Standard programs</h2><p>Real programs run with each allocator '
          f"(bench/originals/run.sh; LD_PRELOAD). Cells: wall time and peak RSS relative to {esc(baseline)}'s "
          f"median, median [min&ndash;max] over the repetitions; lower is better.</p>"]
@@ -708,11 +710,13 @@ def originals_section(rows, ids, baseline="mimalloc"):
                     m, lo, hi = median(c[kind]) / bm, min(c[kind]) / bm, max(c[kind]) / bm
                     if not base_failed:
                         gm[(a, kind)].append(m)
-                    note = f" <small>(baseline failed {base_failed}&times;)</small>" if base_failed else ""
+                    how = "timed out" if timeouts[(p, args, baseline)] == base_failed else "failed"
+                    note = f" <small>(baseline {how} {base_failed}&times;)</small>" if base_failed else ""
                     style = heat_colour(m, lo, hi, min(b[kind]) / bm, max(b[kind]) / bm) if a != baseline else ""
                     h.append(f'<td style="{style}">{fr(m)} <small>[{fr(lo)}&ndash;{fr(hi)}]</small>{note}</td>')
                 elif fails[(p, args, a)]:
-                    h.append('<td class="fail">FAIL</td>')
+                    word = "TIMEOUT" if timeouts[(p, args, a)] == fails[(p, args, a)] else "FAIL"
+                    h.append(f'<td class="fail">{word}</td>')
                 else:
                     h.append("<td>-</td>")
         h.append("</tr>")

@@ -12,10 +12,11 @@ Environment:
                     adds the library at PATH under NAME (another heapkit build, for a before/after run)
   BENCH_ONLY        comma list of program names (default: all)
   BENCH_FULL=1      the standard programs at mimalloc-bench's full arguments (about 20x longer)
-  BENCH_TIMEOUT     seconds per run before it counts as failed (default 120)
+  BENCH_TIMEOUT     seconds per run before it is killed and recorded as a timeout (default 120)
   HK_LIBDIR         where the peer libraries are (default /usr/lib/x86_64-linux-gnu)
 
-One CSV row per run: program,args,alloc,threads,rep,wall_s,cpu_s,peak_rss_kib,status.
+One CSV row per run: program,args,alloc,threads,rep,wall_s,cpu_s,peak_rss_kib,status (ok, fail, or timeout:
+killed after BENCH_TIMEOUT seconds, which wall_s then holds).
 wall_s is the elapsed time; for the programs that run for a fixed time and report a throughput (larson,
 rptest, xmalloc-test, glibc-thread) it is the "relative time" mimalloc-bench's bench.sh derives from the
 program's own output (1/throughput, scaled), and cpu_s is the CPU time scaled by the same factor
@@ -95,14 +96,20 @@ def build_wrapper(tmp):
 
 
 def run_one(wrapper, tmp, cwd, binary, args, stdin_path, env, timeout):
-    """Run once; returns (exit status or None on timeout, wall s, cpu s, maxrss KiB, output)."""
+    """Run once; returns (exit status, or None when it has none, wall s, cpu s, maxrss KiB, output, timed out)."""
     report = os.path.join(tmp, "report")
     if os.path.exists(report):
         os.unlink(report)
     with tempfile.TemporaryFile() as out_f, open(stdin_path or os.devnull, "rb") as in_f:
         p = subprocess.Popen([wrapper, report, binary] + args, stdin=in_f, stdout=out_f, stderr=subprocess.STDOUT,
                              env=env, cwd=cwd, start_new_session=True)
-        timer = threading.Timer(timeout, os.killpg, (p.pid, signal.SIGKILL))
+        fired = threading.Event()
+
+        def kill():
+            fired.set()
+            os.killpg(p.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
         timer.start()
         p.wait()
         timer.cancel()
@@ -111,9 +118,11 @@ def run_one(wrapper, tmp, cwd, binary, args, stdin_path, env, timeout):
     try:
         with open(report) as f:
             code, wall, cpu, rss = f.read().split()
-        return int(code), float(wall), float(cpu), int(rss), out
+        if not fired.is_set():
+            return int(code), float(wall), float(cpu), int(rss), out, False
     except (OSError, ValueError):
-        return None, float(timeout), 0.0, 0, out
+        pass
+    return None, float(timeout) if fired.is_set() else 0.0, 0.0, 0, out, fired.is_set()
 
 
 def main():
@@ -201,7 +210,7 @@ def main():
                     env = dict(base_env)
                     if lib:
                         env["LD_PRELOAD"] = lib
-                    st, wall, cpu, rss, out = run_one(wrapper, tmp, odir, os.path.join(odir, binary), args,
+                    st, wall, cpu, rss, out, timed_out = run_one(wrapper, tmp, odir, os.path.join(odir, binary), args,
                                                       os.path.join(odir, stdin) if stdin else None, env, timeout)
                     ok = st == 0
                     if ok and kind:
@@ -216,10 +225,11 @@ def main():
                         failed += 1
                         tail = out.strip().splitlines()[-3:]
                         print("run.sh: %s %s on %s FAILED (%s): %s" % (
-                            name, " ".join(args), alloc, "timeout" if st is None else "exit %d" % st,
+                            name, " ".join(args), alloc,
+                            "timeout after %g s" % timeout if timed_out else "no report" if st is None else "exit %d" % st,
                             " | ".join(tail)), file=sys.stderr)
                     w.writerow([name, " ".join(args), alloc, threads, rep, "%.4f" % wall, "%.4f" % cpu, rss,
-                                "ok" if ok else "fail"])
+                                "ok" if ok else "timeout" if timed_out else "fail"])
                     f.flush()
                     if sys.stderr.isatty():
                         print("\r[%d/%d] %s %s        " % (done, total, name, alloc), end="", file=sys.stderr)

@@ -7,9 +7,11 @@ to a baseline allocator (default mimalloc), median over the repetitions with min
 A ratio is taken per repetition (the runs of one repetition are interleaved, so they share the machine's
 state), then summarised: median (min-max).  Below 1.00 is better than the baseline.  The baseline's
 columns give its own median time (s) and peak RSS (MiB).  A program with a failed run shows FAIL for that
-allocator and is left out of that allocator's geomean; one where the baseline failed a run shows the other
-allocators' ratios over the repetitions where both ran, marked "(baseline failed k of n)", and is left out of
-every geomean.  The exit status is 1 when the CSV is malformed.
+allocator (TIMEOUT when every failed run was killed at run.sh's BENCH_TIMEOUT) and is left out of that
+allocator's geomean; one where the baseline failed a run shows the other allocators' ratios over the
+repetitions where both ran, marked "(baseline failed k of n)" or "(baseline timed out k of n)", and is left out
+of every geomean; where no repetition has both, an allocator's cell gives its own median instead ("5.41 s own").
+The exit status is 1 when the CSV is malformed.
 """
 import argparse
 import csv
@@ -40,7 +42,7 @@ def load(path):
                 d["peak_rss_kib"] = int(d["peak_rss_kib"])
             except ValueError as e:
                 raise ValueError("%s:%d: %s" % (path, n, e))
-            if d["status"] not in ("ok", "fail"):
+            if d["status"] not in ("ok", "fail", "timeout"):
                 raise ValueError("%s:%d: status %r" % (path, n, d["status"]))
             rows.append(d)
     return rows
@@ -51,7 +53,8 @@ def label(prog, threads, multi):
 
 
 def summarise(rows, baseline, metric):
-    """{(program, threads): {alloc: {"time": [ratios], "rss": [ratios], "fail": bool, "abs": (t, rss)}}}."""
+    """{(program, threads): {alloc: {"time": [ratios], "rss": [ratios], "fail": bool, "timeout": bool (every
+    failed run timed out), "abs": (t, rss)}}}."""
     key = "wall_s" if metric == "wall" else "cpu_s"
     runs = {}
     for d in rows:
@@ -61,7 +64,8 @@ def summarise(rows, baseline, metric):
         base = per_alloc.get(baseline, {})
         res = {}
         for alloc, reps in per_alloc.items():
-            fail = any(d["status"] != "ok" for d in reps.values())
+            bad = [d["status"] for d in reps.values() if d["status"] != "ok"]
+            fail, timeout = bool(bad), bool(bad) and all(b == "timeout" for b in bad)
             t, m = [], []
             for rep, d in reps.items():
                 b = base.get(rep)
@@ -72,7 +76,7 @@ def summarise(rows, baseline, metric):
             ok = [d for d in reps.values() if d["status"] == "ok"]
             absolute = (statistics.median(d[key] for d in ok), statistics.median(d["peak_rss_kib"] for d in ok)) \
                 if ok else None
-            res[alloc] = {"time": t, "rss": m, "fail": fail, "abs": absolute}
+            res[alloc] = {"time": t, "rss": m, "fail": fail, "timeout": timeout, "abs": absolute}
         out[prog] = res
     return out
 
@@ -114,7 +118,7 @@ def render(rows, baseline="mimalloc", metric="wall", allocs=None):
     lines = []
     unit = "wall time" if metric == "wall" else "CPU time"
     lines.append("%s ratio and peak-RSS ratio to %s (lower is better), median (min–max) over %d interleaved "
-                 "repetition%s; %s's own median in its columns." % (unit.capitalize(), baseline, reps,
+                 "repetition%s; %s's own median in its columns." % (unit[0].upper() + unit[1:], baseline, reps,
                                                                     "" if reps == 1 else "s", baseline))
     lines.append("")
     head = ["program", "%s time s" % baseline, "%s RSS MiB" % baseline]
@@ -126,20 +130,29 @@ def render(rows, baseline="mimalloc", metric="wall", allocs=None):
     for prog, threads in progs:
         res = s[(prog, threads)]
         b = res.get(baseline)
-        base_failed = sum(d["status"] != "ok" for d in runs_of.get((prog, threads), {}).values())
+        base_runs = runs_of.get((prog, threads), {}).values()
+        base_failed = sum(d["status"] != "ok" for d in base_runs)
+        name = label(prog, threads, len(threads_of[prog]) > 1)
         if b and b["abs"] and not b["fail"]:
-            row = [label(prog, threads, len(threads_of[prog]) > 1), "%.3g" % b["abs"][0], "%.1f" % (b["abs"][1] / 1024)]
+            row = [name, "%.3g" % b["abs"][0], "%.1f" % (b["abs"][1] / 1024)]
+        elif b and b["timeout"]:
+            limit = max(d["wall_s"] for d in base_runs if d["status"] == "timeout")
+            row = [name, "TIMEOUT (> %g s)" % limit, "TIMEOUT"]
         else:
-            row = [label(prog, threads, len(threads_of[prog]) > 1), "FAIL" if b else "—", "FAIL" if b else "—"]
+            row = [name, "FAIL" if b else "—", "FAIL" if b else "—"]
         for a in others:
             r = res.get(a)
             if r is None:
                 row += ["—", "—"]
             elif r["fail"]:
-                row += ["FAIL", "FAIL"]
+                row += ["TIMEOUT", "TIMEOUT"] if r["timeout"] else ["FAIL", "FAIL"]
             elif base_failed:
-                note = " (baseline failed %d of %d)" % (base_failed, len(runs_of[(prog, threads)]))
-                row += [cell(r["time"]) + note, cell(r["rss"]) + note]
+                note = " (baseline %s %d of %d)" % ("timed out" if b and b["timeout"] else "failed", base_failed,
+                                                     len(runs_of[(prog, threads)]))
+                if r["time"]:
+                    row += [cell(r["time"]) + note, cell(r["rss"]) + note]
+                else:   # no repetition with both: its own figures
+                    row += ["%.3g s own" % r["abs"][0] + note, "%.1f MiB own" % (r["abs"][1] / 1024) + note]
             else:
                 row += [cell(r["time"]), cell(r["rss"])]
                 if r["time"]:

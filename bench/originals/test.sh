@@ -21,6 +21,7 @@ cat >"$w/standin.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 /* Behaves by its name: prints the figure the real program prints; touches MiB of memory (more under the
    fake heapkit, which is also "twice as slow" in the relative-time programs); xmalloc-test fails under it. */
 int main(int argc, char **argv)
@@ -32,6 +33,9 @@ int main(int argc, char **argv)
 	char *p = malloc(mib << 20);
 	if (!p)
 		return 3;
+	if (getenv("STANDIN_HANG") && strcmp(n, "threadtest") == 0 && pre && strstr(pre, "libmimalloc"))
+		for (;;)
+			pause();   /* for the timeout test: killed by run.sh */
 	memset(p, 1, mib << 20);
 	if (strncmp(n, "larson", 6) == 0)
 		printf("Throughput = 1 operations per second, relative time: %.3fs.\n", hk ? 20.0 : 10.0);
@@ -127,6 +131,22 @@ EOF
 python3 "$here/table.py" "$w/basefail.csv" >"$w/basefail.md" || fail "table.py on a baseline failure"
 grep '^| b |' "$w/basefail.md" | grep -q '| 0.10 (baseline failed 1 of 2) |' || fail "baseline failure row: $(cat "$w/basefail.md")"
 grep '^| \*\*geomean' "$w/basefail.md" | grep -q '\*\*0.50\*\* (1)' || fail "baseline failure geomean: $(cat "$w/basefail.md")"
+# A run killed at BENCH_TIMEOUT says so: status timeout, wall_s the limit, and the table says TIMEOUT.
+set +e
+STANDIN_HANG=1 HK_ORIGINALS_DIR="$w/orig" HK_BUILD="$w/hk" HK_LIBDIR="$w/libs" BENCH_REPS=1 BENCH_THREADS=2 \
+	BENCH_ONLY=threadtest BENCH_TIMEOUT=1 BENCH_ALLOCS=heapkit,mimalloc "$here/run.sh" "$w/hang.csv" \
+	>"$w/hang.out" 2>"$w/hang.err"
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "timeout run exit status $rc, expected 1"
+grep -q "threadtest .* on mimalloc FAILED (timeout after 1 s)" "$w/hang.err" || fail "timeout message: $(cat "$w/hang.err")"
+grep -q '^threadtest,.*,mimalloc,2,0,1.0000,0.0000,0,timeout$' "$w/hang.csv" || fail "timeout row: $(cat "$w/hang.csv")"
+grep -q '^threadtest,.*,heapkit,2,0,.*,ok$' "$w/hang.csv" || fail "the other row: $(cat "$w/hang.csv")"
+python3 "$here/table.py" "$w/hang.csv" >"$w/hang.md" || fail "table.py on a timeout"
+grep '^| threadtest |' "$w/hang.md" | grep -q '| TIMEOUT (> 1 s) | TIMEOUT | [0-9.]* s own (baseline timed out 1 of 1) |' ||
+	fail "timeout row in the table: $(cat "$w/hang.md")"
+python3 "$here/table.py" --baseline heapkit "$w/hang.csv" | grep '^| threadtest |' | grep -q '| TIMEOUT | TIMEOUT |' ||
+	fail "an allocator's own timeout: $(python3 "$here/table.py" --baseline heapkit "$w/hang.csv")"
 # A malformed CSV is refused with a message.
 printf 'program,alloc\nx,y\n' >"$w/bad.csv"
 if python3 "$here/table.py" "$w/bad.csv" 2>"$w/bad.err"; then fail "bad CSV accepted"; fi

@@ -72,7 +72,7 @@
 #define SHARD_HUGE_HDR 64u                                    /* header before an OS huge block */
 #define SHARD_HUGE_CACHE 16                                   /* freed OS huge mappings kept .. */
 #define SHARD_HUGE_CACHE_BYTES ((size_t)128 << 20)            /* .. up to 128 MiB in all, for cache_delay */
-#define SHARD_HUGE_SLACK 4                                    /* a reused mapping is trimmed over 4x the request */
+#define SHARD_HUGE_SLACK 8                                    /* a reused mapping is trimmed over 8x the request */
 #define SHARD_RANGES 16                                       /* addmem regions a region instance judges by */
 
 /* Bin of a size: 1 for 8 B, 2..9 linear, then SHARD_STEPS per doubling. Size >= 1. */
