@@ -20,7 +20,7 @@ PREFIX ?= /usr/local
 # makefiles call make again for every target).
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all build test test-debug test-asan test-tsan test-fuzz test-all bench install clean
+.PHONY: all build test test-debug test-asan test-tsan test-level0 test-fuzz test-all bench install clean
 
 all: build
 
@@ -43,6 +43,11 @@ test-debug:
 test-asan:
 	@$(MAKE) test BUILD=build-asan TYPE=Asan CTEST_FLAGS="-LE bench"
 
+# The build without the fast paths' checks (-DHK_HARDEN=0, build-level0/; docs/safety.md):
+# the whole suite, which leaves out the checks' own tests there.
+test-level0:
+	@$(MAKE) test BUILD=build-level0 CMAKE_FLAGS="$(CMAKE_FLAGS) -DHK_HARDEN=0"
+
 # TSan build (build-tsan/): only the tests labelled tsan (the thread-safe
 # backends' conformance and stress).
 test-tsan:
@@ -55,7 +60,7 @@ test-fuzz:
 	@HK_FUZZ_BUILD=$(CURDIR)/build-fuzz ./test/fuzz/run.sh $(FUZZ_SECONDS)
 
 # All of the above, one after the other.
-test-all: test test-debug test-asan test-tsan test-fuzz
+test-all: test test-debug test-asan test-tsan test-level0 test-fuzz
 
 # The benchmarks (tools/bench-main.sh): the drop-in comparison, the sweep of
 # every workload x allocator x 1,2 threads, hklatency, the standard programs

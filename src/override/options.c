@@ -40,8 +40,14 @@ static const struct opt table[HK_OPT_COUNT] = {
 				"bytes of freed huge blocks (> 1 MiB) kept for reuse" },
 	[HK_OPT_RESERVE] = { "RESERVE", OPT_BYTES, 0, 0, 1ll << 40,
 			     "bytes of segments mapped at start and never returned" },
+#if defined(HK_HARDEN) && HK_HARDEN == 0
+	/* (the trap addresses need the judge on free, which this level leaves out: shard.h) */
+	[HK_OPT_ZERO_TRAP] = { "ZERO_TRAP", OPT_BOOL, 0, 0, 0,
+			       "malloc(0) returns a 1-byte block (an -DHK_HARDEN=0 build has no trap addresses)" },
+#else
 	[HK_OPT_ZERO_TRAP] = { "ZERO_TRAP", OPT_BOOL, 1, 0, 1,
 			       "malloc(0) returns an address where any read or write faults (0: a 1-byte block)" },
+#endif
 	[HK_OPT_FAULT_REPORT] = { "FAULT_REPORT", OPT_BOOL, 1, 0, 1,
 				  "a fault at a heapkit address (malloc(0), overflow, NX heap) named on stderr" },
 };
