@@ -305,8 +305,9 @@ static void test_huge_cycle(void)
 		memset(p, i, n);
 		free(buf[k]);
 		buf[k] = p;
-		if (i % 16 == 0 && kit_rss_bytes() > peak)
-			peak = kit_rss_bytes();
+		size_t now = i % 16 == 0 ? kit_rss_bytes() : 0;
+		if (now > peak)
+			peak = now;
 	}
 	getrusage(RUSAGE_SELF, &r1);
 	for (int k = 0; k < HC_BUFS; k++)

@@ -187,6 +187,10 @@ void _hk_shard_page_collect(struct shard_page *pg)
 				tail = next;
 				walked++;
 			}
+#if HK_HARDEN >= 1
+			if (hk_unlikely(walked != n))   /* a link cut short: as many links as the word counts, no fewer */
+				_hk_shard_list_corrupt(pg, tail);
+#endif
 			shard_link_set(tail, pg->local_free);
 			pg->local_free = list;
 		}
