@@ -799,15 +799,10 @@ hk_inline void *_hk_shard_malloc_fast(struct shard *sh, size_t size, uintptr_t s
 	return NULL;   /* the slow path's */
 }
 
-hk_inline void *_hk_shard_malloc_masked(struct shard *sh, size_t size, uintptr_t seg_mask, bool count)
-{
-	void *p = _hk_shard_malloc_fast(sh, size, seg_mask, count);
-	return hk_likely(p != NULL) ? p : _hk_shard_malloc_slow(sh, size);
-}
-
 hk_inline void *_hk_shard_malloc(struct shard *sh, size_t size)
 {
-	return _hk_shard_malloc_masked(sh, size, sh->seg_mask, true);
+	void *p = _hk_shard_malloc_fast(sh, size, sh->seg_mask, true);
+	return hk_likely(p != NULL) ? p : _hk_shard_malloc_slow(sh, size);
 }
 
 /*
